@@ -1,0 +1,6 @@
+#ifndef STRATA_CJPEG_SHIM_H
+#define STRATA_CJPEG_SHIM_H
+#include <stdio.h>
+#include <stddef.h>
+#include <jpeglib.h>
+#endif

@@ -1,0 +1,2 @@
+/// Module StrataCache: see README.md for its job.
+public enum StrataCacheModule {}

@@ -1,0 +1,2 @@
+/// Module StrataImage: see README.md for its job.
+public enum StrataImageModule {}

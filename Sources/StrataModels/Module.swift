@@ -1,0 +1,2 @@
+/// Module StrataModels: see README.md for its job.
+public enum StrataModelsModule {}

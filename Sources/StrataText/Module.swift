@@ -1,0 +1,2 @@
+/// Module StrataText: see README.md for its job.
+public enum StrataTextModule {}

@@ -1,0 +1,17 @@
+import ArgumentParser
+
+/// The `strata` command line: builds feature caches from image-caption datasets and trains heads on them.
+@main
+struct Strata: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "strata",
+        abstract: "Turn image-caption datasets into a feature cache that multimodal heads train from.",
+        version: StrataVersion.current,
+        subcommands: []
+    )
+}
+
+/// The release this binary was built from.
+enum StrataVersion {
+    static let current = "0.1.0"
+}
