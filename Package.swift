@@ -35,6 +35,13 @@ let package = Package(
             ]
         ),
 
+        // Benchmarks against the Python peers: `bench/run NAME`.
+        .executableTarget(
+            name: "strata-bench",
+            dependencies: ["StrataTensor", "StrataImage", "StrataText", "StrataModels", "StrataCache", "StrataTestSupport"],
+            path: "bench/StrataBench"
+        ),
+
         // Paths to ../shared and numeric comparison, for tests and benchmarks only.
         .target(name: "StrataTestSupport", dependencies: ["StrataTensor"]),
 
