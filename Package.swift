@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "StrataText", targets: ["StrataText"]),
         .library(name: "StrataModels", targets: ["StrataModels"]),
         .library(name: "StrataCache", targets: ["StrataCache"]),
+        .library(name: "StrataData", targets: ["StrataData"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -27,10 +28,11 @@ let package = Package(
         .target(name: "StrataText"),
         .target(name: "StrataModels", dependencies: ["StrataTensor"]),
         .target(name: "StrataCache", dependencies: ["CLMDB", "StrataTensor"]),
+        .target(name: "StrataData"),
         .executableTarget(
             name: "strata",
             dependencies: [
-                "StrataTensor", "StrataImage", "StrataText", "StrataModels", "StrataCache",
+                "StrataTensor", "StrataImage", "StrataText", "StrataModels", "StrataCache", "StrataData",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -46,6 +48,7 @@ let package = Package(
         .target(name: "StrataTestSupport", dependencies: ["StrataTensor"]),
 
         .testTarget(name: "StrataTensorTests", dependencies: ["StrataTensor", "StrataTestSupport"]),
+        .testTarget(name: "StrataDataTests", dependencies: ["StrataData", "StrataTestSupport"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v5]
 )
