@@ -12,9 +12,11 @@ let package = Package(
         .library(name: "StrataModels", targets: ["StrataModels"]),
         .library(name: "StrataCache", targets: ["StrataCache"]),
         .library(name: "StrataData", targets: ["StrataData"]),
+        .library(name: "StrataPipeline", targets: ["StrataPipeline"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
         // System-library shims: a modulemap and one header each.
@@ -29,10 +31,14 @@ let package = Package(
         .target(name: "StrataModels", dependencies: ["StrataTensor"]),
         .target(name: "StrataCache", dependencies: ["CLMDB", "StrataTensor"]),
         .target(name: "StrataData"),
+        .target(name: "StrataPipeline", dependencies: [
+            "StrataTensor", "StrataImage", "StrataText", "StrataModels", "StrataCache", "StrataData",
+            .product(name: "Yams", package: "Yams"),
+        ]),
         .executableTarget(
             name: "strata",
             dependencies: [
-                "StrataTensor", "StrataImage", "StrataText", "StrataModels", "StrataCache", "StrataData",
+                "StrataTensor", "StrataImage", "StrataText", "StrataModels", "StrataCache", "StrataData", "StrataPipeline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -48,6 +54,7 @@ let package = Package(
         .target(name: "StrataTestSupport", dependencies: ["StrataTensor"]),
 
         .testTarget(name: "StrataTensorTests", dependencies: ["StrataTensor", "StrataTestSupport"]),
+        .testTarget(name: "StrataPipelineTests", dependencies: ["StrataPipeline", "StrataTestSupport"]),
         .testTarget(name: "StrataDataTests", dependencies: ["StrataData", "StrataTestSupport"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v5]

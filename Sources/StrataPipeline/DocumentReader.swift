@@ -1,0 +1,139 @@
+import Foundation
+
+/// Reads a schema-valid pipeline document into a `PipelineConfig`, applying defaults and resolving paths.
+struct DocumentReader {
+    let root: [String: Any]
+    let file: String
+    let base: URL
+
+    private func section(_ name: String) -> [String: Any] { root[name] as? [String: Any] ?? [:] }
+
+    private func url(_ value: Any?) -> URL? {
+        guard let path = value as? String else { return nil }
+        let expanded = (path as NSString).expandingTildeInPath
+        return expanded.hasPrefix("/") ? URL(fileURLWithPath: expanded).standardizedFileURL
+            : base.appendingPathComponent(expanded).standardizedFileURL
+    }
+
+    private func urls(_ value: Any?) -> [URL] { (value as? [Any] ?? []).compactMap(url) }
+
+    private static func int(_ value: Any?) -> Int? { SchemaValidator.number(value as Any).map { Int($0) } }
+
+    private static func ints(_ value: Any?) -> [Int]? { (value as? [Any])?.compactMap(int) }
+
+    private func invalid(_ key: String, _ reason: String) -> PipelineError {
+        .invalidValue(file: file, key: key, reason: reason)
+    }
+
+    mutating func config(sourceText: String) throws -> PipelineConfig {
+        let data = section("dataset")
+        guard let images = url(data["images"]) else { throw invalid("dataset.images", "is required") }
+        let annotations = urls(data["annotations"])
+        if annotations.isEmpty && data["karpathy"] == nil {
+            throw invalid("dataset.annotations", "must list at least one captions file (or give dataset.karpathy)")
+        }
+        let dataset = PipelineConfig.Dataset(
+            annotations: annotations, images: images, instances: urls(data["instances"]),
+            karpathy: url(data["karpathy"]), splits: data["splits"] as? [String],
+            limit: DocumentReader.int(data["limit"]), extraImages: urls(data["extra_images"]))
+
+        var preprocess = PipelineConfig.Preprocess()
+        let pre = section("preprocess")
+        if let resize = pre["resize"] {
+            if let size = DocumentReader.ints(resize), size.count == 2 {
+                preprocess.resize = .size(height: size[0], width: size[1])
+            } else if let side = DocumentReader.int(resize) {
+                preprocess.resize = .shorter(side)
+            }
+        }
+        if pre.keys.contains("crop") {
+            if let crop = DocumentReader.ints(pre["crop"]) { preprocess.crop = crop }
+            else if let side = DocumentReader.int(pre["crop"]) { preprocess.crop = [side, side] }
+        } else if case .size = preprocess.resize {
+            preprocess.crop = nil
+        }
+        if let interpolation = pre["interpolation"] as? String { preprocess.interpolation = interpolation }
+        if let mode = pre["mode"] as? String { preprocess.mode = mode }
+        if let exif = pre["exif_transpose"] as? Bool { preprocess.exifTranspose = exif }
+        if let mean = (pre["mean"] as? [Any])?.compactMap({ SchemaValidator.number($0).map(Float.init) }) { preprocess.mean = mean }
+        if let std = (pre["std"] as? [Any])?.compactMap({ SchemaValidator.number($0).map(Float.init) }) { preprocess.std = std }
+        if let maxPixels = DocumentReader.int(pre["max_pixels"]) { preprocess.maxPixels = maxPixels }
+
+        var tokenizer = PipelineConfig.Tokenizer()
+        let tok = section("tokenizer")
+        tokenizer.path = url(tok["path"])
+        if let maxLength = DocumentReader.int(tok["max_length"]) { tokenizer.maxLength = maxLength }
+
+        let encoders = section("encoders")
+        let imageEncoder = try encoder(encoders["image"], key: "encoders.image", allowed: ["resnet50", "vit"])
+        let textEncoder = try encoder(encoders["text"], key: "encoders.text", allowed: ["bert"])
+        if textEncoder != nil && tokenizer.path == nil {
+            // A BERT checkpoint folder carries its own vocabulary.
+            tokenizer.path = textEncoder?.checkpoint
+        }
+        if textEncoder != nil && tokenizer.path == nil {
+            throw invalid("tokenizer.path", "is required when encoders.text has no checkpoint folder")
+        }
+
+        var batch = PipelineConfig.Batch()
+        let batchSection = section("batch")
+        if let value = DocumentReader.int(batchSection["images"]) { batch.images = value }
+        if let value = DocumentReader.int(batchSection["captions"]) { batch.captions = value }
+        if let value = DocumentReader.int(batchSection["commit_every"]) { batch.commitEvery = value }
+
+        var workers = PipelineConfig.Workers()
+        let work = section("workers")
+        if let value = DocumentReader.int(work["decode"]) { workers.decode = value }
+        if let value = DocumentReader.int(work["tokenize"]) { workers.tokenize = value }
+        if let value = DocumentReader.int(work["image_encoder"]) { workers.imageEncoder = value }
+        if let value = DocumentReader.int(work["text_encoder"]) { workers.textEncoder = value }
+        if let value = DocumentReader.int(work["blas_threads"]) { workers.blasThreads = value }
+        if let value = DocumentReader.int(work["queue_depth"]) { workers.queueDepth = value }
+
+        guard let cache = url(section("output")["cache"]) else { throw invalid("output.cache", "is required") }
+        let canonical = try JSONSerialization.data(withJSONObject: root, options: [.sortedKeys])
+        return PipelineConfig(
+            name: root["name"] as? String ?? cache.lastPathComponent, dataset: dataset, preprocess: preprocess,
+            tokenizer: tokenizer, imageEncoder: imageEncoder, textEncoder: textEncoder, batch: batch,
+            workers: workers, cache: cache, sourceText: sourceText,
+            documentJSON: String(decoding: canonical, as: UTF8.self))
+    }
+
+    private func encoder(_ value: Any?, key: String, allowed: Set<String>) throws -> PipelineConfig.Encoder? {
+        guard let section = value as? [String: Any] else { return nil }
+        let model = section["model"] as? String ?? ""
+        guard allowed.contains(model) else {
+            throw invalid("\(key).model", "must be one of \(allowed.sorted().joined(separator: ", ")) here, found \"\(model)\"")
+        }
+        var configJSON: String?
+        if let config = section["config"] {
+            configJSON = String(decoding: try JSONSerialization.data(withJSONObject: config, options: [.sortedKeys]), as: UTF8.self)
+        }
+        var names = Set<String>()
+        var levels: [PipelineConfig.Level] = []
+        for (offset, raw) in (section["levels"] as? [Any] ?? []).enumerated() {
+            guard let level = raw as? [String: Any], let output = level["output"] as? String else { continue }
+            let name = level["name"] as? String ?? output
+            guard names.insert(name).inserted else {
+                throw invalid("\(key).levels[\(offset)].name", "repeats \"\(name)\"; level names must be unique")
+            }
+            let isResNet = model == "resnet50"
+            let resnetOutputs: Set<String> = ["layer1", "layer2", "layer3", "layer4", "avgpool", "fc"]
+            guard isResNet == resnetOutputs.contains(output) else {
+                throw invalid("\(key).levels[\(offset)].output", "\"\(output)\" is not an output of \(model)")
+            }
+            let reduce = level["reduce"] as? String ?? "none"
+            if isResNet && reduce != "none" {
+                throw invalid("\(key).levels[\(offset)].reduce", "applies to transformer outputs only")
+            }
+            let pool = DocumentReader.ints(level["pool"])
+            if pool != nil && !(isResNet && output.hasPrefix("layer")) {
+                throw invalid("\(key).levels[\(offset)].pool", "applies to ResNet feature maps (layer1..layer4) only")
+            }
+            levels.append(PipelineConfig.Level(name: name, output: output, pool: pool, reduce: reduce,
+                                               dtype: level["dtype"] as? String ?? "f16"))
+        }
+        return PipelineConfig.Encoder(model: model, checkpoint: url(section["checkpoint"]), configJSON: configJSON,
+                                      seed: UInt64(DocumentReader.int(section["seed"]) ?? 0), levels: levels)
+    }
+}

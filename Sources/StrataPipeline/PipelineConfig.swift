@@ -1,0 +1,144 @@
+import Foundation
+import Yams
+
+/// A validated pipeline file: what to read, how to preprocess and encode it, and where to write the cache.
+///
+/// Paths are resolved against the pipeline file's folder. Defaults follow the torchvision ImageNet
+/// evaluation transform and BERT's usual `max_length` of 128.
+public struct PipelineConfig: Sendable, Equatable {
+    /// Dataset files.
+    public struct Dataset: Sendable, Equatable {
+        public var annotations: [URL]
+        public var images: URL
+        public var instances: [URL]
+        public var karpathy: URL?
+        public var splits: [String]?
+        public var limit: Int?
+        public var extraImages: [URL]
+    }
+
+    /// Image preprocessing, in torchvision's terms.
+    public struct Preprocess: Sendable, Equatable {
+        /// `.shorter(n)` is `Resize(n)`; `.size(h, w)` is `Resize((h, w))`.
+        public enum Resize: Sendable, Equatable {
+            case shorter(Int)
+            case size(height: Int, width: Int)
+        }
+        public var resize: Resize = .shorter(256)
+        /// Center crop `[height, width]`, or nil for none.
+        public var crop: [Int]? = [224, 224]
+        public var interpolation: String = "bilinear"
+        public var mode: String = "exact"
+        public var exifTranspose: Bool = false
+        public var mean: [Float] = [0.485, 0.456, 0.406]
+        public var std: [Float] = [0.229, 0.224, 0.225]
+        public var maxPixels: Int = 178_956_970
+    }
+
+    /// Tokenizer settings.
+    public struct Tokenizer: Sendable, Equatable {
+        public var path: URL?
+        public var maxLength: Int = 128
+    }
+
+    /// One feature level an encoder keeps.
+    public struct Level: Sendable, Equatable {
+        public var name: String
+        public var output: String
+        public var pool: [Int]?
+        public var reduce: String
+        public var dtype: String
+    }
+
+    /// One encoder and the levels it keeps.
+    public struct Encoder: Sendable, Equatable {
+        public var model: String
+        public var checkpoint: URL?
+        /// Sizes for a seeded encoder, as JSON text of a Hugging Face config.
+        public var configJSON: String?
+        public var seed: UInt64
+        public var levels: [Level]
+    }
+
+    /// Batch sizes.
+    public struct Batch: Sendable, Equatable {
+        public var images: Int = 16
+        public var captions: Int = 64
+        public var commitEvery: Int = 256
+    }
+
+    /// Concurrency of each stage.
+    public struct Workers: Sendable, Equatable {
+        public var decode: Int = 2
+        public var tokenize: Int = 1
+        public var imageEncoder: Int = 1
+        public var textEncoder: Int = 1
+        public var blasThreads: Int = 2
+        public var queueDepth: Int = 8
+    }
+
+    public var name: String
+    public var dataset: Dataset
+    public var preprocess: Preprocess
+    public var tokenizer: Tokenizer
+    public var imageEncoder: Encoder?
+    public var textEncoder: Encoder?
+    public var batch: Batch
+    public var workers: Workers
+    public var cache: URL
+    /// The file as written, kept in the manifest.
+    public var sourceText: String
+    /// The parsed document with its defaults left out, as sorted-key JSON: what identifies the build.
+    public var document: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(documentJSON.utf8)) as? [String: Any]) ?? [:] }
+    /// `document` as canonical JSON text.
+    public var documentJSON: String
+
+    public static func == (lhs: PipelineConfig, rhs: PipelineConfig) -> Bool {
+        lhs.documentJSON == rhs.documentJSON && lhs.cache == rhs.cache
+    }
+
+    /// Reads, validates and resolves a pipeline file.
+    public static func load(contentsOf url: URL) throws -> PipelineConfig {
+        let text: String
+        do {
+            text = try String(contentsOf: url, encoding: .utf8)
+        } catch {
+            throw PipelineError.unreadable(file: url.path, reason: error.localizedDescription)
+        }
+        return try parse(text, file: url.path, baseDirectory: url.deletingLastPathComponent())
+    }
+
+    /// Parses pipeline YAML; relative paths resolve against `baseDirectory`.
+    public static func parse(_ text: String, file: String, baseDirectory: URL) throws -> PipelineConfig {
+        let loaded: Any?
+        do {
+            loaded = try Yams.load(yaml: text)
+        } catch {
+            throw PipelineError.invalidYAML(file: file, reason: "\(error)")
+        }
+        let document = YAMLValues.normalize(loaded ?? [String: Any]())
+        let validator = try SchemaValidator(schemaJSON: PipelineSchema.json)
+        if let first = validator.violations(of: document).first {
+            throw PipelineError.invalidValue(file: file, key: first.key, reason: first.reason)
+        }
+        guard let root = document as? [String: Any] else {
+            throw PipelineError.invalidValue(file: file, key: "", reason: "must be a mapping")
+        }
+        var reader = DocumentReader(root: root, file: file, base: baseDirectory)
+        return try reader.config(sourceText: text)
+    }
+}
+
+/// Turns Yams' output into JSONSerialization-compatible values (string keys, no custom types).
+enum YAMLValues {
+    static func normalize(_ value: Any) -> Any {
+        if let mapping = value as? [AnyHashable: Any] {
+            var result: [String: Any] = [:]
+            for (key, element) in mapping { result[String(describing: key.base)] = normalize(element) }
+            return result
+        }
+        if let mapping = value as? [String: Any] { return mapping.mapValues(normalize) }
+        if let sequence = value as? [Any] { return sequence.map(normalize) }
+        return value
+    }
+}
