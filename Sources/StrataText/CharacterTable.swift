@@ -1,9 +1,9 @@
 /// Per-scalar classification used by the normalizer and pre-tokenizer, built once from `UnicodeTables`.
 ///
-/// Every Unicode scalar value has one byte of flags, so the hot path classifies a character with one load.
+/// Every Unicode scalar value has its flags in one table, so the hot path classifies a character with one load.
 struct CharacterTable: Sendable {
     struct Flags: OptionSet, Sendable {
-        let rawValue: UInt8
+        let rawValue: UInt16
         /// Dropped by text cleaning (control, format, private use, NUL, U+FFFD).
         static let removed = Flags(rawValue: 1 << 0)
         /// Becomes a space under text cleaning.
@@ -20,14 +20,18 @@ struct CharacterTable: Sendable {
         static let decomposes = Flags(rawValue: 1 << 6)
         /// Has a lower-case mapping other than itself.
         static let lowercases = Flags(rawValue: 1 << 7)
+        /// Has a nonzero canonical combining class: canonical ordering may move it.
+        static let combining = Flags(rawValue: 1 << 8)
     }
 
-    /// One flag byte per scalar value, 0...0x10FFFF.
-    let flags: [UInt8]
+    /// The flags of every scalar value, 0...0x10FFFF.
+    let flags: [UInt16]
     /// Full canonical decompositions (Hangul syllables are decomposed arithmetically).
     let decompositions: [UInt32: [UInt32]]
     /// Lower-case mappings that differ from the scalar itself.
     let lowercase: [UInt32: [UInt32]]
+    /// Nonzero canonical combining classes.
+    let combiningClasses: [UInt32: UInt8]
 
     /// The table built from the generated data.
     static let shared = CharacterTable()
@@ -36,7 +40,7 @@ struct CharacterTable: Sendable {
     static let hangulLast: UInt32 = 0xD7A3
 
     private init() {
-        var flags = [UInt8](repeating: 0, count: 0x110000)
+        var flags = [UInt16](repeating: 0, count: 0x110000)
         func mark(_ ranges: String, _ flag: Flags) {
             for item in ranges.split(whereSeparator: { $0 == " " || $0 == "\n" }) {
                 let bounds = item.split(separator: "-").compactMap { UInt32($0, radix: 16) }
@@ -55,6 +59,13 @@ struct CharacterTable: Sendable {
         for scalar in decompositions.keys { flags[Int(scalar)] |= Flags.decomposes.rawValue }
         for scalar in Self.hangulFirst...Self.hangulLast { flags[Int(scalar)] |= Flags.decomposes.rawValue }
         for scalar in lowercase.keys { flags[Int(scalar)] |= Flags.lowercases.rawValue }
+        var combiningClasses: [UInt32: UInt8] = [:]
+        for (scalar, mapped) in Self.mappings(UnicodeTables.combiningClasses) {
+            guard let value = mapped.first, value > 0, value < 256 else { continue }
+            combiningClasses[scalar] = UInt8(value)
+            flags[Int(scalar)] |= Flags.combining.rawValue
+        }
+        self.combiningClasses = combiningClasses
         self.flags = flags
         self.decompositions = decompositions
         self.lowercase = lowercase
@@ -73,6 +84,11 @@ struct CharacterTable: Sendable {
     /// The flags of `scalar`.
     @inline(__always) func flags(of scalar: UInt32) -> Flags {
         Flags(rawValue: flags.withUnsafeBufferPointer { $0[Int(scalar)] })
+    }
+
+    /// The canonical combining class of `scalar` (0 for starters).
+    @inline(__always) func combiningClass(of scalar: UInt32) -> UInt8 {
+        flags(of: scalar).contains(.combining) ? combiningClasses[scalar] ?? 0 : 0
     }
 
     /// Appends the full canonical decomposition of `scalar` to `output`.

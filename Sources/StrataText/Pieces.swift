@@ -41,6 +41,12 @@ struct Workspace {
     /// Pieces of the first and second text.
     var first = Pieces()
     var second = Pieces()
+    /// Marks (nonzero combining class) waiting for canonical ordering when accents are stripped.
+    var marks: [PendingMark] = []
+    /// The original characters of the pending marks that begin a decomposition, in text order.
+    var markOrigins: [Int32] = []
+    /// The original character of the last normalized character.
+    var lastOrigin: Int32 = 0
 
     @inline(__always) mutating func append(_ scalar: UInt32, origin: Int) {
         characterStarts.append(Int32(word.count))
@@ -67,4 +73,14 @@ struct Workspace {
         characterStarts.removeAll(keepingCapacity: true)
         origins.removeAll(keepingCapacity: true)
     }
+}
+
+/// A character of a decomposition waiting for canonical ordering.
+struct PendingMark {
+    /// Canonical combining class.
+    var combiningClass: UInt8
+    var scalar: UInt32
+    /// Whether it is the first character of its decomposition (it then takes the place of an
+    /// original character; the others are insertions aligned with the character before them).
+    var first: Bool
 }

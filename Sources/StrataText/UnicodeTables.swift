@@ -484,4 +484,72 @@ enum UnicodeTables {
         1e916:1e938 1e917:1e939 1e918:1e93a 1e919:1e93b 1e91a:1e93c 1e91b:1e93d 1e91c:1e93e 1e91d:1e93f
         1e91e:1e940 1e91f:1e941 1e920:1e942 1e921:1e943
         """
+
+    /// Nonzero canonical combining classes (code point: class) known to the NFD of `tokenizers`.
+    static let combiningClasses = """
+        300:e6 301:e6 302:e6 303:e6 304:e6 305:e6 306:e6 307:e6 308:e6 309:e6 30a:e6 30b:e6 30c:e6 30d:e6
+        30e:e6 30f:e6 310:e6 311:e6 312:e6 313:e6 314:e6 315:e8 316:dc 317:dc 318:dc 319:dc 31a:e8 31b:d8
+        31c:dc 31d:dc 31e:dc 31f:dc 320:dc 321:ca 322:ca 323:dc 324:dc 325:dc 326:dc 327:ca 328:ca 329:dc
+        32a:dc 32b:dc 32c:dc 32d:dc 32e:dc 32f:dc 330:dc 331:dc 332:dc 333:dc 334:1 335:1 336:1 337:1 338:1
+        339:dc 33a:dc 33b:dc 33c:dc 33d:e6 33e:e6 33f:e6 342:e6 345:f0 346:e6 347:dc 348:dc 349:dc 34a:e6
+        34b:e6 34c:e6 34d:dc 34e:dc 350:e6 351:e6 352:e6 353:dc 354:dc 355:dc 356:dc 357:e6 358:e8 359:dc
+        35a:dc 35b:e6 35c:e9 35d:ea 35e:ea 35f:e9 360:ea 361:ea 362:e9 363:e6 364:e6 365:e6 366:e6 367:e6
+        368:e6 369:e6 36a:e6 36b:e6 36c:e6 36d:e6 36e:e6 36f:e6 483:e6 484:e6 485:e6 486:e6 487:e6 591:dc
+        592:e6 593:e6 594:e6 595:e6 596:dc 597:e6 598:e6 599:e6 59a:de 59b:dc 59c:e6 59d:e6 59e:e6 59f:e6
+        5a0:e6 5a1:e6 5a2:dc 5a3:dc 5a4:dc 5a5:dc 5a6:dc 5a7:dc 5a8:e6 5a9:e6 5aa:dc 5ab:e6 5ac:e6 5ad:de
+        5ae:e4 5af:e6 5b0:a 5b1:b 5b2:c 5b3:d 5b4:e 5b5:f 5b6:10 5b7:11 5b8:12 5b9:13 5ba:13 5bb:14 5bc:15
+        5bd:16 5bf:17 5c1:18 5c2:19 5c4:e6 5c5:dc 5c7:12 610:e6 611:e6 612:e6 613:e6 614:e6 615:e6 616:e6
+        617:e6 618:1e 619:1f 61a:20 64b:1b 64c:1c 64d:1d 64e:1e 64f:1f 650:20 651:21 652:22 653:e6 654:e6
+        655:dc 656:dc 657:e6 658:e6 659:e6 65a:e6 65b:e6 65c:dc 65d:e6 65e:e6 65f:dc 670:23 6d6:e6 6d7:e6
+        6d8:e6 6d9:e6 6da:e6 6db:e6 6dc:e6 6df:e6 6e0:e6 6e1:e6 6e2:e6 6e3:dc 6e4:e6 6e7:e6 6e8:e6 6ea:dc
+        6eb:e6 6ec:e6 6ed:dc 711:24 730:e6 731:dc 732:e6 733:e6 734:dc 735:e6 736:e6 737:dc 738:dc 739:dc
+        73a:e6 73b:dc 73c:dc 73d:e6 73e:dc 73f:e6 740:e6 741:e6 742:dc 743:e6 744:dc 745:e6 746:dc 747:e6
+        748:dc 749:e6 74a:e6 7eb:e6 7ec:e6 7ed:e6 7ee:e6 7ef:e6 7f0:e6 7f1:e6 7f2:dc 7f3:e6 816:e6 817:e6
+        818:e6 819:e6 81b:e6 81c:e6 81d:e6 81e:e6 81f:e6 820:e6 821:e6 822:e6 823:e6 825:e6 826:e6 827:e6
+        829:e6 82a:e6 82b:e6 82c:e6 82d:e6 859:dc 85a:dc 85b:dc 8d4:e6 8d5:e6 8d6:e6 8d7:e6 8d8:e6 8d9:e6
+        8da:e6 8db:e6 8dc:e6 8dd:e6 8de:e6 8df:e6 8e0:e6 8e1:e6 8e3:dc 8e4:e6 8e5:e6 8e6:dc 8e7:e6 8e8:e6
+        8e9:dc 8ea:e6 8eb:e6 8ec:e6 8ed:dc 8ee:dc 8ef:dc 8f0:1b 8f1:1c 8f2:1d 8f3:e6 8f4:e6 8f5:e6 8f6:dc
+        8f7:e6 8f8:e6 8f9:dc 8fa:dc 8fb:e6 8fc:e6 8fd:e6 8fe:e6 8ff:e6 93c:7 94d:9 951:e6 952:dc 953:e6
+        954:e6 9bc:7 9cd:9 a3c:7 a4d:9 abc:7 acd:9 b3c:7 b4d:9 bcd:9 c4d:9 c55:54 c56:5b cbc:7 ccd:9 d4d:9
+        dca:9 e38:67 e39:67 e3a:9 e48:6b e49:6b e4a:6b e4b:6b eb8:76 eb9:76 ec8:7a ec9:7a eca:7a ecb:7a
+        f18:dc f19:dc f35:dc f37:dc f39:d8 f71:81 f72:82 f74:84 f7a:82 f7b:82 f7c:82 f7d:82 f80:82 f82:e6
+        f83:e6 f84:9 f86:e6 f87:e6 fc6:dc 1037:7 1039:9 103a:9 108d:dc 135d:e6 135e:e6 135f:e6 1714:9 1734:9
+        17d2:9 17dd:e6 18a9:e4 1939:de 193a:e6 193b:dc 1a17:e6 1a18:dc 1a60:9 1a75:e6 1a76:e6 1a77:e6
+        1a78:e6 1a79:e6 1a7a:e6 1a7b:e6 1a7c:e6 1a7f:dc 1ab0:e6 1ab1:e6 1ab2:e6 1ab3:e6 1ab4:e6 1ab5:dc
+        1ab6:dc 1ab7:dc 1ab8:dc 1ab9:dc 1aba:dc 1abb:e6 1abc:e6 1abd:dc 1b34:7 1b44:9 1b6b:e6 1b6c:dc
+        1b6d:e6 1b6e:e6 1b6f:e6 1b70:e6 1b71:e6 1b72:e6 1b73:e6 1baa:9 1bab:9 1be6:7 1bf2:9 1bf3:9 1c37:7
+        1cd0:e6 1cd1:e6 1cd2:e6 1cd4:1 1cd5:dc 1cd6:dc 1cd7:dc 1cd8:dc 1cd9:dc 1cda:e6 1cdb:e6 1cdc:dc
+        1cdd:dc 1cde:dc 1cdf:dc 1ce0:e6 1ce2:1 1ce3:1 1ce4:1 1ce5:1 1ce6:1 1ce7:1 1ce8:1 1ced:dc 1cf4:e6
+        1cf8:e6 1cf9:e6 1dc0:e6 1dc1:e6 1dc2:dc 1dc3:e6 1dc4:e6 1dc5:e6 1dc6:e6 1dc7:e6 1dc8:e6 1dc9:e6
+        1dca:dc 1dcb:e6 1dcc:e6 1dcd:ea 1dce:d6 1dcf:dc 1dd0:ca 1dd1:e6 1dd2:e6 1dd3:e6 1dd4:e6 1dd5:e6
+        1dd6:e6 1dd7:e6 1dd8:e6 1dd9:e6 1dda:e6 1ddb:e6 1ddc:e6 1ddd:e6 1dde:e6 1ddf:e6 1de0:e6 1de1:e6
+        1de2:e6 1de3:e6 1de4:e6 1de5:e6 1de6:e6 1de7:e6 1de8:e6 1de9:e6 1dea:e6 1deb:e6 1dec:e6 1ded:e6
+        1dee:e6 1def:e6 1df0:e6 1df1:e6 1df2:e6 1df3:e6 1df4:e6 1df5:e6 1dfb:e6 1dfc:e9 1dfd:dc 1dfe:e6
+        1dff:dc 20d0:e6 20d1:e6 20d2:1 20d3:1 20d4:e6 20d5:e6 20d6:e6 20d7:e6 20d8:1 20d9:1 20da:1 20db:e6
+        20dc:e6 20e1:e6 20e5:1 20e6:1 20e7:e6 20e8:dc 20e9:e6 20ea:1 20eb:1 20ec:dc 20ed:dc 20ee:dc 20ef:dc
+        20f0:e6 2cef:e6 2cf0:e6 2cf1:e6 2d7f:9 2de0:e6 2de1:e6 2de2:e6 2de3:e6 2de4:e6 2de5:e6 2de6:e6
+        2de7:e6 2de8:e6 2de9:e6 2dea:e6 2deb:e6 2dec:e6 2ded:e6 2dee:e6 2def:e6 2df0:e6 2df1:e6 2df2:e6
+        2df3:e6 2df4:e6 2df5:e6 2df6:e6 2df7:e6 2df8:e6 2df9:e6 2dfa:e6 2dfb:e6 2dfc:e6 2dfd:e6 2dfe:e6
+        2dff:e6 302a:da 302b:e4 302c:e8 302d:de 302e:e0 302f:e0 3099:8 309a:8 a66f:e6 a674:e6 a675:e6
+        a676:e6 a677:e6 a678:e6 a679:e6 a67a:e6 a67b:e6 a67c:e6 a67d:e6 a69e:e6 a69f:e6 a6f0:e6 a6f1:e6
+        a806:9 a8c4:9 a8e0:e6 a8e1:e6 a8e2:e6 a8e3:e6 a8e4:e6 a8e5:e6 a8e6:e6 a8e7:e6 a8e8:e6 a8e9:e6
+        a8ea:e6 a8eb:e6 a8ec:e6 a8ed:e6 a8ee:e6 a8ef:e6 a8f0:e6 a8f1:e6 a92b:dc a92c:dc a92d:dc a953:9
+        a9b3:7 a9c0:9 aab0:e6 aab2:e6 aab3:e6 aab4:dc aab7:e6 aab8:e6 aabe:e6 aabf:e6 aac1:e6 aaf6:9 abed:9
+        fb1e:1a fe20:e6 fe21:e6 fe22:e6 fe23:e6 fe24:e6 fe25:e6 fe26:e6 fe27:dc fe28:dc fe29:dc fe2a:dc
+        fe2b:dc fe2c:dc fe2d:dc fe2e:e6 fe2f:e6 101fd:dc 102e0:dc 10376:e6 10377:e6 10378:e6 10379:e6
+        1037a:e6 10a0d:dc 10a0f:e6 10a38:e6 10a39:1 10a3a:dc 10a3f:9 10ae5:e6 10ae6:dc 11046:9 1107f:9
+        110b9:9 110ba:7 11100:e6 11101:e6 11102:e6 11133:9 11134:9 11173:7 111c0:9 111ca:7 11235:9 11236:7
+        112e9:7 112ea:9 1133c:7 1134d:9 11366:e6 11367:e6 11368:e6 11369:e6 1136a:e6 1136b:e6 1136c:e6
+        11370:e6 11371:e6 11372:e6 11373:e6 11374:e6 11442:9 11446:7 114c2:9 114c3:7 115bf:9 115c0:7 1163f:9
+        116b6:9 116b7:7 1172b:9 11c3f:9 16af0:1 16af1:1 16af2:1 16af3:1 16af4:1 16b30:e6 16b31:e6 16b32:e6
+        16b33:e6 16b34:e6 16b35:e6 16b36:e6 1bc9e:1 1d165:d8 1d166:d8 1d167:1 1d168:1 1d169:1 1d16d:e2
+        1d16e:d8 1d16f:d8 1d170:d8 1d171:d8 1d172:d8 1d17b:dc 1d17c:dc 1d17d:dc 1d17e:dc 1d17f:dc 1d180:dc
+        1d181:dc 1d182:dc 1d185:e6 1d186:e6 1d187:e6 1d188:e6 1d189:e6 1d18a:dc 1d18b:dc 1d1aa:e6 1d1ab:e6
+        1d1ac:e6 1d1ad:e6 1d242:e6 1d243:e6 1d244:e6 1e000:e6 1e001:e6 1e002:e6 1e003:e6 1e004:e6 1e005:e6
+        1e006:e6 1e008:e6 1e009:e6 1e00a:e6 1e00b:e6 1e00c:e6 1e00d:e6 1e00e:e6 1e00f:e6 1e010:e6 1e011:e6
+        1e012:e6 1e013:e6 1e014:e6 1e015:e6 1e016:e6 1e017:e6 1e018:e6 1e01b:e6 1e01c:e6 1e01d:e6 1e01e:e6
+        1e01f:e6 1e020:e6 1e021:e6 1e023:e6 1e024:e6 1e026:e6 1e027:e6 1e028:e6 1e029:e6 1e02a:e6 1e8d0:dc
+        1e8d1:dc 1e8d2:dc 1e8d3:dc 1e8d4:dc 1e8d5:dc 1e8d6:dc 1e944:e6 1e945:e6 1e946:e6 1e947:e6 1e948:e6
+        1e949:e6 1e94a:7
+        """
 }

@@ -3,35 +3,37 @@ extension BertTokenizer {
     ///
     /// One pass over the scalars does what `BertNormalizer` and `BertPreTokenizer` do to the whole
     /// string: every normalization step maps one character to characters aligned with it, so the
-    /// words can be cut as the normalized characters come.
+    /// words can be cut as the normalized characters come. The one step with context, canonical
+    /// ordering of combining marks under accent stripping, holds a run of marks until a starter ends it.
     func appendPieces(of text: String, to pieces: inout Pieces, workspace w: inout Workspace) {
         w.scalars.removeAll(keepingCapacity: true)
         for scalar in text.unicodeScalars { w.scalars.append(scalar.value) }
         w.clearWord()
         let table = CharacterTable.shared
-        let options = configuration.normalizer
-        let lowercase = options.lowercase
+        let lowercase = configuration.normalizer.lowercase
         let count = w.scalars.count
         var index = 0
         while index < count {
             let scalar = w.scalars[index]
             if !addedFirstScalars.isEmpty, addedFirstScalars.contains(scalar), let (id, length) = addedToken(at: index, in: w.scalars) {
-                flushWord(to: &pieces, workspace: &w)
+                endWord(to: &pieces, workspace: &w)
                 pieces.append(id, start: Int32(index), end: Int32(index + length))
                 index += length
                 continue
             }
             let flags = table.flags(of: scalar)
             if flags.isEmpty {
+                if !w.marks.isEmpty { flushMarks(table: table, to: &pieces, workspace: &w) }
                 w.append(scalar, origin: index)
             } else if lowercase && flags == .lowercases && scalar &- 0x41 < 26 {
+                if !w.marks.isEmpty { flushMarks(table: table, to: &pieces, workspace: &w) }
                 w.append(scalar + 0x20, origin: index)
             } else {
-                normalize(scalar, flags: flags, origin: index, table: table, to: &pieces, workspace: &w)
+                normalize(scalar, flags: flags, origin: Int32(index), table: table, to: &pieces, workspace: &w)
             }
             index += 1
         }
-        flushWord(to: &pieces, workspace: &w)
+        endWord(to: &pieces, workspace: &w)
     }
 
     /// The id and length of the longest added token at `index`, if one starts there.
@@ -47,58 +49,91 @@ extension BertTokenizer {
         return nil
     }
 
+    /// Ends the current word, marks included.
+    private func endWord(to pieces: inout Pieces, workspace w: inout Workspace) {
+        if !w.marks.isEmpty { flushMarks(table: CharacterTable.shared, to: &pieces, workspace: &w) }
+        flushWord(to: &pieces, workspace: &w)
+    }
+
     /// The slow path: a character that cleaning, Chinese splitting, accent stripping, lower-casing or
     /// the pre-tokenizer treats specially.
     private func normalize(
-        _ scalar: UInt32, flags: CharacterTable.Flags, origin: Int, table: CharacterTable,
+        _ scalar: UInt32, flags: CharacterTable.Flags, origin: Int32, table: CharacterTable,
         to pieces: inout Pieces, workspace w: inout Workspace
     ) {
         let options = configuration.normalizer
         if options.cleanText {
             if flags.contains(.removed) { return }
             if flags.contains(.cleanedToSpace) {
-                flushWord(to: &pieces, workspace: &w)
+                endWord(to: &pieces, workspace: &w)
                 return
             }
         }
         let chinese = options.splitChineseCharacters && flags.contains(.chinese)
-        if chinese { flushWord(to: &pieces, workspace: &w) }
-        let strip = options.stripsAccents
-        if (strip && !flags.isDisjoint(with: [.decomposes, .nonspacingMark])) || (options.lowercase && flags.contains(.lowercases)) {
-            w.mapped.removeAll(keepingCapacity: true)
-            w.mapped.append(scalar)
-            if strip {
-                w.mappedNext.removeAll(keepingCapacity: true)
-                for character in w.mapped {
-                    if table.flags(of: character).contains(.decomposes) {
-                        table.appendDecomposition(of: character, to: &w.mappedNext)
-                    } else {
-                        w.mappedNext.append(character)
-                    }
-                }
-                w.mapped.removeAll(keepingCapacity: true)
-                for character in w.mappedNext where !table.flags(of: character).contains(.nonspacingMark) {
-                    w.mapped.append(character)
+        if chinese { endWord(to: &pieces, workspace: &w) }
+        if options.stripsAccents {
+            // NFD: starters go out at once, marks wait for the run to be ordered.
+            w.mappedNext.removeAll(keepingCapacity: true)
+            if flags.contains(.decomposes) {
+                table.appendDecomposition(of: scalar, to: &w.mappedNext)
+            } else {
+                w.mappedNext.append(scalar)
+            }
+            for (position, character) in w.mappedNext.enumerated() {
+                let combiningClass = table.combiningClass(of: character)
+                if combiningClass == 0 {
+                    if !w.marks.isEmpty { flushMarks(table: table, to: &pieces, workspace: &w) }
+                    w.lastOrigin = origin
+                    finish(character, origin: Int(origin), table: table, to: &pieces, workspace: &w)
+                } else {
+                    if position == 0 { w.markOrigins.append(origin) }
+                    w.marks.append(PendingMark(combiningClass: combiningClass, scalar: character, first: position == 0))
                 }
             }
-            if options.lowercase {
-                w.mappedNext.removeAll(keepingCapacity: true)
-                for character in w.mapped {
-                    if let lower = table.lowercase[character] {
-                        w.mappedNext.append(contentsOf: lower)
-                    } else {
-                        w.mappedNext.append(character)
-                    }
-                }
-                swap(&w.mapped, &w.mappedNext)
+        } else {
+            finish(scalar, origin: Int(origin), table: table, to: &pieces, workspace: &w)
+        }
+        if chinese { endWord(to: &pieces, workspace: &w) }
+    }
+
+    /// Orders the pending marks by combining class (stable) and sends them on. As in `tokenizers`,
+    /// the alignments stay in text order: the n-th mark that begins a decomposition takes the place
+    /// of the n-th original character of the run, and the other marks that of the mark before them.
+    private func flushMarks(table: CharacterTable, to pieces: inout Pieces, workspace w: inout Workspace) {
+        var marks = w.marks
+        w.marks.removeAll(keepingCapacity: true)
+        defer {
+            marks.removeAll(keepingCapacity: true)
+            w.marks = marks
+            w.markOrigins.removeAll(keepingCapacity: true)
+        }
+        for i in marks.indices.dropFirst() {
+            var j = i
+            while j > 0 && marks[j - 1].combiningClass > marks[j].combiningClass {
+                marks.swapAt(j - 1, j)
+                j -= 1
             }
-            for index in w.mapped.indices {
-                split(w.mapped[index], origin: origin, table: table, to: &pieces, workspace: &w)
+        }
+        var next = 0
+        for mark in marks {
+            if mark.first && next < w.markOrigins.count {
+                w.lastOrigin = w.markOrigins[next]
+                next += 1
             }
+            finish(mark.scalar, origin: Int(w.lastOrigin), table: table, to: &pieces, workspace: &w)
+        }
+    }
+
+    /// Accent removal, lower-casing and the pre-tokenizer, for one character out of NFD (or cleaning).
+    private func finish(_ scalar: UInt32, origin: Int, table: CharacterTable, to pieces: inout Pieces, workspace w: inout Workspace) {
+        let options = configuration.normalizer
+        let flags = table.flags(of: scalar)
+        if options.stripsAccents && flags.contains(.nonspacingMark) { return }
+        if options.lowercase && flags.contains(.lowercases), let lower = table.lowercase[scalar] {
+            for character in lower { split(character, origin: origin, table: table, to: &pieces, workspace: &w) }
         } else {
             split(scalar, origin: origin, table: table, to: &pieces, workspace: &w)
         }
-        if chinese { flushWord(to: &pieces, workspace: &w) }
     }
 
     /// The pre-tokenizer's decision for one normalized character: separator, punctuation or word character.
