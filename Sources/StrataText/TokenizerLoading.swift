@@ -37,14 +37,18 @@ extension BertTokenizer {
         } catch {
             throw TextError.unreadable(file: url.path, reason: error.localizedDescription)
         }
+        return try object(data, file: url.path)
+    }
+
+    static func object(_ data: Data, file: String) throws -> [String: Any] {
         let object: Any
         do {
             object = try JSONSerialization.jsonObject(with: data)
         } catch {
-            throw TextError.invalidConfiguration(file: url.path, reason: "not valid JSON: \(error.localizedDescription)")
+            throw TextError.invalidConfiguration(file: file, reason: "not valid JSON: \(error.localizedDescription)")
         }
         guard let dictionary = object as? [String: Any] else {
-            throw TextError.invalidConfiguration(file: url.path, reason: "expected a JSON object at the top level")
+            throw TextError.invalidConfiguration(file: file, reason: "expected a JSON object at the top level")
         }
         return dictionary
     }
@@ -73,19 +77,21 @@ extension BertTokenizer {
 
     static func parseTokenizerJSON(_ url: URL) throws -> (Vocabulary, TokenizerConfiguration) {
         let file = url.path
-        let root = try readObject(url)
+        let data: Data
+        do {
+            data = try Data(contentsOf: url)
+        } catch {
+            throw TextError.unreadable(file: file, reason: error.localizedDescription)
+        }
+        let root = try object(data, file: file)
         func fail(_ reason: String) -> TextError { .invalidConfiguration(file: file, reason: reason) }
 
-        guard let model = root["model"] as? [String: Any], model["type"] as? String == "WordPiece",
-              let vocab = model["vocab"] as? [String: Any] else {
-            throw fail("model must be a WordPiece model with a vocab")
+        guard let model = root["model"] as? [String: Any], model["type"] as? String == "WordPiece" else {
+            throw fail("model must be a WordPiece model")
         }
-        var entries: [(token: String, id: Int)] = []
-        entries.reserveCapacity(vocab.count)
-        for (token, id) in vocab {
-            guard let id = (id as? NSNumber)?.intValue, id >= 0 else { throw fail("vocab entry \(token) has no valid id") }
-            entries.append((token, id))
-        }
+        var scanner = VocabularyJSONScanner(bytes: Array(data), file: file)
+        var entries = try scanner.modelVocabulary()
+        if let bad = entries.first(where: { $0.id < 0 }) { throw fail("vocab entry \(bad.token) has a negative id") }
         let addedTokens = root["added_tokens"] as? [[String: Any]] ?? []
         let known = Set(entries.map(\.id))
         for token in addedTokens {

@@ -72,6 +72,24 @@ import StrataTestSupport
         #expect(throws: TextError.invalidOption(name: "maxLength", value: -1)) { try tokenizer.encode("a", options: EncodingOptions(maxLength: -1)) }
     }
 
+    @Test func tokenizerJSONKeepsCanonicallyEquivalentTokensApart() throws {
+        let folder = try SharedData.temporaryDirectory("strata-text")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let json = #"""
+            {"added_tokens": [], "normalizer": {"type": "BertNormalizer", "clean_text": true, "handle_chinese_chars": true,
+             "strip_accents": false, "lowercase": false}, "pre_tokenizer": {"type": "BertPreTokenizer"},
+             "post_processor": {"type": "BertProcessing", "sep": ["[SEP]", 2], "cls": ["[CLS]", 1]},
+             "model": {"type": "WordPiece", "unk_token": "[UNK]", "continuing_subword_prefix": "##",
+              "max_input_chars_per_word": 100, "vocab": {"[PAD]": 3, "[UNK]": 0, "[CLS]": 1, "[SEP]": 2,
+              "\u00e9": 4, "e\u0301": 5, "\ud83d\ude00": 6, "a\"b": 7, "##\u00e9": 8}}}
+            """#
+        try Data(json.utf8).write(to: folder.appendingPathComponent("tokenizer.json"))
+        let tokenizer = try BertTokenizer(directory: folder)
+        #expect(tokenizer.vocabulary.count == 9)
+        #expect(try tokenizer.encode("\u{e9} e\u{301} \u{1F600} \u{e9}\u{e9}").ids == [1, 4, 5, 6, 4, 8, 2])
+        #expect(tokenizer.vocabulary.token(of: 7) == "a\"b")
+    }
+
     @Test func vocabularyLinesDropTrailingWhitespaceAndLaterDuplicatesWin() throws {
         let folder = try SharedData.temporaryDirectory("strata-text")
         defer { try? FileManager.default.removeItem(at: folder) }
