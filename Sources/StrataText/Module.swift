@@ -1,2 +1,0 @@
-/// Module StrataText: see README.md for its job.
-public enum StrataTextModule {}
