@@ -11,6 +11,7 @@ struct Strata: ParsableCommand {
             IngestCommand.self,
             SchemaCommand.self,
             TokenizeCommand.self,
+            PreprocessCommand.self,
         ]
     )
 }

@@ -6,6 +6,7 @@ import Foundation
 /// The benchmarks by name. Each takes the remaining command-line arguments.
 let benchmarks: [String: ([String]) throws -> Void] = [
     "tokenize": TokenizeBench.run,
+    "image": ImageBench.run,
 ]
 
 let arguments = Array(CommandLine.arguments.dropFirst())

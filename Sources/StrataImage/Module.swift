@@ -1,2 +1,0 @@
-/// Module StrataImage: see README.md for its job.
-public enum StrataImageModule {}
