@@ -46,6 +46,7 @@ let package = Package(
         .target(name: "StrataTestSupport", dependencies: ["StrataTensor"]),
 
         .testTarget(name: "StrataTensorTests", dependencies: ["StrataTensor", "StrataTestSupport"]),
+        .testTarget(name: "StrataCacheTests", dependencies: ["StrataCache", "StrataTestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -26,6 +26,7 @@ public final class CacheWriter {
         let environment = try LMDBEnvironment.open(path: path, create: true, mapSize: mapSize)
         guard !environment.isReadOnly else { throw CacheError.io(path: path, reason: "cache directory is not writable") }
         lock = try WriterLock(directory: environment.path)
+        try environment.clearStaleReaders()
         self.environment = environment
         self.path = environment.path
 

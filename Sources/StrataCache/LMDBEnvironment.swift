@@ -196,6 +196,13 @@ public final class LMDBEnvironment: @unchecked Sendable {
         }
     }
 
+    /// Frees reader slots of processes that died (killed writers or loaders), so their snapshots
+    /// no longer keep old pages from being reused.
+    func clearStaleReaders() throws {
+        var dead: Int32 = 0
+        try check(mdb_reader_check(handle, &dead), "mdb_reader_check", path: path)
+    }
+
     // MARK: Databases
 
     /// The named database `name`, or nil when it does not exist.
