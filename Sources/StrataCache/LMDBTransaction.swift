@@ -227,21 +227,20 @@ final class LMDBCursor {
     /// Moves with `operation` (`MDB_FIRST`, `MDB_NEXT`, `MDB_LAST`, ...); nil past either end.
     func move(_ operation: MDB_cursor_op) throws -> (key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer)? {
         var k = MDB_val()
-        var v = MDB_val()
-        let code = mdb_cursor_get(handle, &k, &v, operation)
-        if code == MDB_NOTFOUND { return nil }
-        try check(code, "mdb_cursor_get in '\(database.name)'", path: path)
-        return (UnsafeRawBufferPointer(start: k.mv_data, count: k.mv_size),
-                UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size))
+        return try fetch(&k, operation)
     }
 
     /// Moves to the first key at or after `key`.
     func seek(_ key: UnsafeRawBufferPointer) throws -> (key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer)? {
         var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
+        return try fetch(&k, MDB_SET_RANGE)
+    }
+
+    private func fetch(_ k: inout MDB_val, _ operation: MDB_cursor_op) throws -> (key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer)? {
         var v = MDB_val()
-        let code = mdb_cursor_get(handle, &k, &v, MDB_SET_RANGE)
+        let code = mdb_cursor_get(handle, &k, &v, operation)
         if code == MDB_NOTFOUND { return nil }
-        try check(code, "mdb_cursor_get(MDB_SET_RANGE) in '\(database.name)'", path: path)
+        try check(code, "mdb_cursor_get(\(operation.rawValue)) in '\(database.name)'", path: path)
         return (UnsafeRawBufferPointer(start: k.mv_data, count: k.mv_size),
                 UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size))
     }
