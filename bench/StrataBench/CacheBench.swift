@@ -24,8 +24,9 @@ enum CacheBench {
         let keep = arguments.contains("--keep")
         let strataPath = directory + "/strata"
         if arguments.contains("--loader-only") {
-            let (batches, gigabytes, threads) = try timeLoader(path: strataPath)
-            print(String(format: "cache loader: %.1f batch/s, %.2f GB/s of f32 (%d threads)", batches, gigabytes, threads))
+            let loader = try timeLoader(path: strataPath)
+            print(String(format: "cache loader: %.1f batch/s, %.2f GB/s of f32, %.2f GB per CPU-second (%d threads)",
+                         loader.batchesPerSecond, loader.gigabytesPerSecond, loader.gigabytesPerCPUSecond, loader.threads))
             return
         }
         try? FileManager.default.removeItem(atPath: directory)
@@ -60,21 +61,27 @@ enum CacheBench {
         batches = []
         let writeMBs = valueBytes / writeSeconds / 1e6
 
-        let (batchesPerSecond, gigabytesPerSecond, threads) = try timeLoader(path: strataPath)
+        let loader = try timeLoader(path: strataPath)
 
         let peer = try Peer.run("cache.py", [strataPath, directory + "/peer", String(batchSize), "256"])
         let peerWrite = peer["write_mb_s"] as? Double ?? .nan
         let peerBatches = peer["loader_batches_s"] as? Double ?? .nan
         let peerGB = peer["loader_gb_s"] as? Double ?? .nan
+        let peerGBPerCPU = peer["loader_gb_per_cpu_s"] as? Double ?? .nan
 
-        print("cache: \(samples) samples of 2048 + 768 f16 (\(String(format: "%.0f", valueBytes / 1e6)) MB), \(ProcessInfo.processInfo.activeProcessorCount) cores, loader threads \(threads)")
+        print("cache: \(samples) samples of 2048 + 768 f16 (\(String(format: "%.0f", valueBytes / 1e6)) MB), \(ProcessInfo.processInfo.activeProcessorCount) cores, loader threads \(loader.threads)")
         print(String(format: "  write   strata %8.1f MB/s    py-lmdb %8.1f MB/s    ratio %.2fx", writeMBs, peerWrite, writeMBs / peerWrite))
-        print(String(format: "  loader  strata %8.1f batch/s  py-lmdb %8.1f batch/s  ratio %.2fx  (batch 256, shuffled, f32 out)", batchesPerSecond, peerBatches, batchesPerSecond / peerBatches))
-        print(String(format: "          strata %8.2f GB/s     py-lmdb %8.2f GB/s", gigabytesPerSecond, peerGB))
+        print(String(format: "  loader  strata %8.1f batch/s  py-lmdb %8.1f batch/s  ratio %.2fx  (batch 256, shuffled, f32 out)",
+                     loader.batchesPerSecond, peerBatches, loader.batchesPerSecond / peerBatches))
+        print(String(format: "          strata %8.2f GB/s     py-lmdb %8.2f GB/s     ratio %.2fx",
+                     loader.gigabytesPerSecond, peerGB, loader.gigabytesPerSecond / peerGB))
+        print(String(format: "          strata %8.2f GB/CPU-s py-lmdb %8.2f GB/CPU-s ratio %.2fx  (per CPU-second of the process: cores are shared)",
+                     loader.gigabytesPerCPUSecond, peerGBPerCPU, loader.gigabytesPerCPUSecond / peerGBPerCPU))
     }
 
     /// One warm-up epoch, then one timed epoch of the shuffled loader over both columns.
-    static func timeLoader(path: String) throws -> (batchesPerSecond: Double, gigabytesPerSecond: Double, threads: Int) {
+    static func timeLoader(path: String) throws
+        -> (batchesPerSecond: Double, gigabytesPerSecond: Double, gigabytesPerCPUSecond: Double, threads: Int) {
         let reader = try CacheReader(path: path)
         var options = BatchLoaderOptions(columns: columns.map(\.name), batchSize: 256)
         options.seed = 3
@@ -92,7 +99,16 @@ enum CacheBench {
             }
         }
         try epoch(0)  // warm the page cache and the B-trees
+        let cpuStart = processCPUSeconds()
         let seconds = try Stopwatch.time { try epoch(1) }
-        return (Double(loaded) / seconds, Double(outputBytes) / seconds / 1e9, options.threads)
+        let cpuSeconds = processCPUSeconds() - cpuStart
+        return (Double(loaded) / seconds, Double(outputBytes) / seconds / 1e9, Double(outputBytes) / cpuSeconds / 1e9, options.threads)
+    }
+
+    /// CPU time used by all threads of this process so far.
+    static func processCPUSeconds() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
     }
 }

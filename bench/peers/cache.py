@@ -58,13 +58,14 @@ def main():
         return count, out_bytes
 
     epoch(0)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     count, out_bytes = epoch(1)
-    load_seconds = time.perf_counter() - start
+    load_seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     print(json.dumps({
         "write_mb_s": total / write_seconds / 1e6,
         "loader_batches_s": count / load_seconds,
         "loader_gb_s": out_bytes / load_seconds / 1e9,
+        "loader_gb_per_cpu_s": out_bytes / cpu_seconds / 1e9,
     }))
 
 
