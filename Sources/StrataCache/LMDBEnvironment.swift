@@ -58,6 +58,9 @@ public final class LMDBEnvironment: @unchecked Sendable {
             }
         } else if !isDirectory.boolValue {
             throw CacheError.io(path: url.path, reason: "not a directory (a cache is an LMDB environment directory)")
+        } else if !create, !FileManager.default.fileExists(atPath: url.appendingPathComponent("data.mdb").path) {
+            // Opening would create data.mdb in a folder that is not a cache.
+            throw CacheError.io(path: url.path, reason: "no data.mdb: not a cache directory")
         }
         let environment = try LMDBEnvironment(path: url.path, mapSize: mapSize)
         registry[key] = WeakEnvironment(environment: environment)

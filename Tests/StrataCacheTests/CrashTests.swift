@@ -73,6 +73,32 @@ import StrataTensor
         let done = resumed.committedBatches
         try resumed.write(SyntheticCache.batch(index: done, size: CrashTests.batchSize))
         #expect(resumed.committedBatches == done + 1)
+        resumed.close()
+
+        // Killed and resumed, the cache holds the same bytes as one written straight through.
+        let straight = try TemporaryCache()
+        try writeSynthetic(straight, batches: done + 1, size: CrashTests.batchSize)
+        let resumedTables = try CrashTests.dump(cache.path)
+        #expect(resumedTables.keys.sorted() == (try CrashTests.dump(straight.path)).keys.sorted())
+        #expect(resumedTables == (try CrashTests.dump(straight.path)))
+    }
+
+    /// Every table's entries, as bytes.
+    static func dump(_ path: String) throws -> [String: [[UInt8]]] {
+        let environment = try LMDBEnvironment.open(path: path)
+        var tables: [String: [[UInt8]]] = [:]
+        for name in try environment.databaseNames() {
+            guard let table = try environment.database(name) else { continue }
+            try environment.read { transaction in
+                var entries: [[UInt8]] = []
+                try transaction.forEach(table) { key, value in
+                    entries.append(Array(key) + [0xFF] + Array(value))
+                    return true
+                }
+                tables[name] = entries
+            }
+        }
+        return tables
     }
 }
 

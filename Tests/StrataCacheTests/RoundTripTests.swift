@@ -115,7 +115,11 @@ import StrataTensor
         #expect(throws: CacheError.io(path: missing, reason: "no such cache directory")) { _ = try CacheReader(path: missing) }
 
         let empty = try TemporaryCache()
-        _ = try LMDBEnvironment.open(path: empty.path).createDatabases(["other"])
+        #expect(throws: CacheError.io(path: empty.url.standardizedFileURL.path, reason: "no data.mdb: not a cache directory")) {
+            _ = try CacheReader(path: empty.path)
+        }
+        #expect(!FileManager.default.fileExists(atPath: empty.url.appendingPathComponent("data.mdb").path))
+        _ = try LMDBEnvironment.open(path: empty.path, create: true).createDatabases(["other"])
         #expect(throws: CacheError.manifestMissing(path: empty.url.standardizedFileURL.path)) { _ = try CacheReader(path: empty.path) }
 
         let garbage = try TemporaryCache()
