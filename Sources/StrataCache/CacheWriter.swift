@@ -16,7 +16,8 @@ public final class CacheWriter {
     private let environment: LMDBEnvironment
     private let lock: WriterLock
     private let tables: [String: LMDBDatabase]
-    private var lastKeys: [String: [UInt8]]
+    /// The largest id in each table with 8-byte keys, for `MDB_APPEND`.
+    private var lastIDs: [String: UInt64]
     private var closed = false
 
     /// Opens `path` for writing, creating the cache with `manifest` (counts are ignored) or resuming
@@ -66,12 +67,14 @@ public final class CacheWriter {
                 try bytes.withUnsafeBytes { try transaction.put(meta, key: CacheLayout.manifestKey, value: $0) }
             }
         }
-        lastKeys = try environment.read { transaction in
-            var keys: [String: [UInt8]] = [:]
+        lastIDs = try environment.read { transaction in
+            var ids: [String: UInt64] = [:]
             for (name, table) in tables where name != CacheLayout.metaTable {
-                keys[name] = try transaction.lastKey(table)
+                if let key = try transaction.lastKey(table) {
+                    ids[name] = key.withUnsafeBytes { SampleKey.id($0) }
+                }
             }
-            return keys
+            return ids
         }
     }
 
@@ -86,20 +89,21 @@ public final class CacheWriter {
         guard !closed else { throw CacheError.invalidArgument("write after close on \(path)") }
         let plan = try WritePlan(batch: batch, manifest: manifest)
         let tables = tables
-        let startKeys = lastKeys
+        let startIDs = lastIDs
         let startManifest = manifest
-        let (committed, keys) = try environment.write { transaction -> (Manifest, [String: [UInt8]]) in
-            var keys = startKeys
+        let (committed, ids) = try environment.write { transaction -> (Manifest, [String: UInt64]) in
+            var ids = startIDs
             for table in plan.tables {
                 guard let values = tables[table.name], let sums = tables[table.name + CacheLayout.checksumSuffix] else {
                     throw CacheError.unknownColumn(table.name, path: path)
                 }
                 for entry in table.entries {
-                    let append = keys[table.name].map { SampleKey.isAfter(entry.id, $0) } ?? true
+                    // Big-endian keys sort like the ids, so an id above the last one may be appended.
+                    let append = ids[table.name].map { entry.id > $0 } ?? true
                     try entry.withBytes { try transaction.put(values, id: entry.id, value: $0, append: append) }
                     var crc = entry.checksum.littleEndian
                     try withUnsafeBytes(of: &crc) { try transaction.put(sums, id: entry.id, value: $0, append: append) }
-                    if append { keys[table.name] = SampleKey.keyBytes(entry.id) }
+                    if append { ids[table.name] = entry.id }
                 }
             }
             if let failures = tables[CacheLayout.failuresTable] {
@@ -121,10 +125,10 @@ public final class CacheWriter {
             if let meta = tables[CacheLayout.metaTable] {
                 try json.withUnsafeBytes { try transaction.put(meta, key: CacheLayout.manifestKey, value: $0) }
             }
-            return (next, keys)
+            return (next, ids)
         }
         manifest = committed
-        lastKeys = keys
+        lastIDs = ids
     }
 
     private func count(_ table: String, in transaction: LMDBTransaction) throws -> Int {
@@ -140,16 +144,4 @@ public final class CacheWriter {
     }
 
     deinit { close() }
-}
-
-extension SampleKey {
-    /// The 8 key bytes of `id`.
-    static func keyBytes(_ id: UInt64) -> [UInt8] {
-        withUnsafeBytes(of: id.bigEndian) { Array($0) }
-    }
-
-    /// Whether the key of `id` sorts after `key` (LMDB compares keys as bytes, shorter first on ties).
-    static func isAfter(_ id: UInt64, _ key: [UInt8]) -> Bool {
-        keyBytes(id).lexicographicallyPrecedes(key) == false && keyBytes(id) != key
-    }
 }

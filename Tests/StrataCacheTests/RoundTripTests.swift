@@ -80,6 +80,24 @@ import StrataTensor
         #expect(throws: CacheError.self) { try (caption + [0]).withUnsafeBytes { try CaptionRecord.decode($0, id: 2) } }
     }
 
+    @Test func idsOutOfOrderAndRewrittenAreStored() throws {
+        let cache = try TemporaryCache()
+        let manifest = Manifest(pipeline: "p", columns: [Manifest.Column(name: "a/v", modality: .image, dtype: .i32, shape: [1])])
+        let writer = try CacheWriter(path: cache.path, manifest: manifest)
+        for ids in [[10, 11], [3, 12, 5], [11, 2]] as [[UInt64]] {
+            var batch = CacheBatch()
+            for id in ids { batch.add(column: "a/v", id: id, value: try Tensor(shape: [1], int32s: [Int32(id) * 100 + Int32(ids.count)])) }
+            try writer.write(batch)
+        }
+        writer.close()
+        let reader = try CacheReader(path: cache.path)
+        #expect(try reader.ids(column: "a/v") == [2, 3, 5, 10, 11, 12])
+        #expect(try reader.value(column: "a/v", id: 11)?.int32s == [1102])
+        #expect(try reader.value(column: "a/v", id: 12)?.int32s == [1203])
+        #expect(reader.manifest.column(named: "a/v")?.count == 6)
+        #expect(try CacheVerifier.verify(reader).isEmpty)
+    }
+
     @Test func valuesOfTheWrongShapeAreRefused() throws {
         let cache = try TemporaryCache()
         let writer = try CacheWriter(path: cache.path, manifest: SyntheticCache.manifest)
