@@ -7,7 +7,7 @@ struct Strata: ParsableCommand {
         commandName: "strata",
         abstract: "Turn image-caption datasets into a feature cache that multimodal heads train from.",
         version: StrataVersion.current,
-        subcommands: [InspectCommand.self, VerifyCommand.self, ExportCommand.self, SyntheticCacheCommand.self]
+        subcommands: [InspectCommand.self, VerifyCommand.self, ExportCommand.self, SyntheticCacheCommand.self, ForkProbeCommand.self]
     )
 }
 

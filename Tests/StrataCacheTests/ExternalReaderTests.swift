@@ -90,6 +90,15 @@ import StrataTestSupport
         #expect(result.output.contains("damaged: image/synthetic/f32 [3]: checksum mismatch"))
     }
 
+    @Test func handlesRefuseToWorkAfterFork() throws {
+        let strata = try Programs.strata()
+        let cache = try TemporaryCache()
+        try writeSynthetic(cache, batches: 1, size: 4)
+        let result = try Programs.run(strata, ["cache-fork-probe", cache.path, "--column", "image/synthetic/f16", "--id", "2"], expectSuccess: false)
+        #expect(result.output.contains("child refused the parent's handle and opened its own"), "\(result.output)")
+        #expect(result.status == 0)
+    }
+
     @Test func verifyComparesTheManifestWithTheTables() throws {
         let cache = try TemporaryCache()
         try writeSynthetic(cache, batches: 2, size: 4)
