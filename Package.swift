@@ -58,6 +58,7 @@ let package = Package(
         .testTarget(name: "StrataDataTests", dependencies: ["StrataData", "StrataTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "StrataTextTests", dependencies: ["StrataText", "StrataTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "StrataImageTests", dependencies: ["StrataImage", "StrataTestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "StrataCacheTests", dependencies: ["StrataCache", "StrataTestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

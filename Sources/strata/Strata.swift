@@ -12,6 +12,11 @@ struct Strata: ParsableCommand {
             SchemaCommand.self,
             TokenizeCommand.self,
             PreprocessCommand.self,
+            InspectCommand.self,
+            VerifyCommand.self,
+            ExportCommand.self,
+            SyntheticCacheCommand.self,
+            ForkProbeCommand.self,
         ]
     )
 }

@@ -7,6 +7,7 @@ import Foundation
 let benchmarks: [String: ([String]) throws -> Void] = [
     "tokenize": TokenizeBench.run,
     "image": ImageBench.run,
+    "cache": CacheBench.run,
 ]
 
 let arguments = Array(CommandLine.arguments.dropFirst())

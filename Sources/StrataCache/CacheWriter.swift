@@ -1,0 +1,147 @@
+import Foundation
+import StrataTensor
+
+/// Writes a cache: one batch per LMDB transaction, the manifest's counts updated in the same
+/// transaction, so after a crash the cache holds exactly the batches whose commit returned.
+///
+/// Only one writer may be open per cache (a lock file in the directory, checked across processes).
+/// Keys go in with `MDB_APPEND` whenever they sort after the table's last key, which is the case when
+/// ids arrive in increasing order. Re-opening an existing cache with the same manifest resumes it:
+/// `committedBatches` says how many batches are already there.
+public final class CacheWriter {
+    /// The environment directory.
+    public let path: String
+    /// The manifest as of the last commit.
+    public private(set) var manifest: Manifest
+    private let environment: LMDBEnvironment
+    private let lock: WriterLock
+    private let tables: [String: LMDBDatabase]
+    /// The largest id in each table with 8-byte keys, for `MDB_APPEND`.
+    private var lastIDs: [String: UInt64]
+    private var closed = false
+
+    /// Opens `path` for writing, creating the cache with `manifest` (counts are ignored) or resuming
+    /// an existing one, which must have been created with the same pipeline, encoders and columns.
+    public init(path: String, manifest: Manifest, mapSize: Int = LMDBEnvironment.defaultMapSize) throws {
+        try manifest.validate(path: path)
+        let environment = try LMDBEnvironment.open(path: path, create: true, mapSize: mapSize)
+        guard !environment.isReadOnly else { throw CacheError.io(path: path, reason: "cache directory is not writable") }
+        lock = try WriterLock(directory: environment.path)
+        try environment.clearStaleReaders()
+        self.environment = environment
+        self.path = environment.path
+
+        var names = [CacheLayout.metaTable, CacheLayout.failuresTable]
+        for table in CacheLayout.checksummedIndexTables + manifest.columns.map(\.name) {
+            names += [table, table + CacheLayout.checksumSuffix]
+        }
+        let tables = try environment.createDatabases(names)
+        self.tables = tables
+
+        let existing: Manifest? = try environment.read { transaction in
+            guard let meta = tables[CacheLayout.metaTable],
+                  let bytes = try transaction.get(meta, key: CacheLayout.manifestKey) else { return nil }
+            return try Manifest.decode(Data(bytes), path: environment.path)
+        }
+        if let existing {
+            var comparable = manifest
+            comparable.columns = zip(manifest.columns, existing.columns).map { mine, theirs in
+                var column = mine
+                column.count = theirs.count
+                return column
+            }
+            comparable.counts = existing.counts
+            guard comparable == existing, manifest.columns.count == existing.columns.count else {
+                throw CacheError.manifestInvalid(path: environment.path,
+                                                 reason: "the cache was built with a different pipeline, encoders or columns; write to a new directory")
+            }
+            self.manifest = existing
+        } else {
+            var fresh = manifest
+            fresh.counts = Manifest.Counts()
+            for index in fresh.columns.indices { fresh.columns[index].count = 0 }
+            self.manifest = fresh
+            let bytes = try fresh.encoded()
+            try environment.write { transaction in
+                guard let meta = tables[CacheLayout.metaTable] else { return }
+                try bytes.withUnsafeBytes { try transaction.put(meta, key: CacheLayout.manifestKey, value: $0) }
+            }
+        }
+        lastIDs = try environment.read { transaction in
+            var ids: [String: UInt64] = [:]
+            for (name, table) in tables where name != CacheLayout.metaTable {
+                if let key = try transaction.lastKey(table) {
+                    ids[name] = key.withUnsafeBytes { SampleKey.id($0) }
+                }
+            }
+            return ids
+        }
+    }
+
+    /// Batches committed so far (including those of earlier runs on this cache).
+    public var committedBatches: Int { manifest.counts.batches }
+
+    /// The current memory map size in bytes (grows on demand).
+    public var mapSize: Int { environment.mapSize }
+
+    /// Commits `batch` in one transaction (growing the map and replaying it when the map is full).
+    public func write(_ batch: CacheBatch) throws {
+        guard !closed else { throw CacheError.invalidArgument("write after close on \(path)") }
+        let plan = try WritePlan(batch: batch, manifest: manifest)
+        let tables = tables
+        let startIDs = lastIDs
+        let startManifest = manifest
+        let (committed, ids) = try environment.write { transaction -> (Manifest, [String: UInt64]) in
+            var ids = startIDs
+            for table in plan.tables {
+                guard let values = tables[table.name], let sums = tables[table.name + CacheLayout.checksumSuffix] else {
+                    throw CacheError.unknownColumn(table.name, path: path)
+                }
+                for entry in table.entries {
+                    // Big-endian keys sort like the ids, so an id above the last one may be appended.
+                    let append = ids[table.name].map { entry.id > $0 } ?? true
+                    try entry.withBytes { try transaction.put(values, id: entry.id, value: $0, append: append) }
+                    var crc = entry.checksum.littleEndian
+                    try withUnsafeBytes(of: &crc) { try transaction.put(sums, id: entry.id, value: $0, append: append) }
+                    if append { ids[table.name] = entry.id }
+                }
+            }
+            if let failures = tables[CacheLayout.failuresTable] {
+                for failure in plan.failures {
+                    try failure.key.withUnsafeBytes { key in
+                        try failure.reason.withUnsafeBytes { try transaction.put(failures, key: key, value: $0) }
+                    }
+                }
+            }
+            var next = startManifest
+            next.counts.batches += 1
+            next.counts.images = try count(CacheLayout.imagesTable, in: transaction)
+            next.counts.captions = try count(CacheLayout.captionsTable, in: transaction)
+            next.counts.failures = try count(CacheLayout.failuresTable, in: transaction)
+            for index in next.columns.indices {
+                next.columns[index].count = try count(next.columns[index].name, in: transaction)
+            }
+            let json = try next.encoded()
+            if let meta = tables[CacheLayout.metaTable] {
+                try json.withUnsafeBytes { try transaction.put(meta, key: CacheLayout.manifestKey, value: $0) }
+            }
+            return (next, ids)
+        }
+        manifest = committed
+        lastIDs = ids
+    }
+
+    private func count(_ table: String, in transaction: LMDBTransaction) throws -> Int {
+        guard let database = tables[table] else { return 0 }
+        return try transaction.entryCount(database)
+    }
+
+    /// Releases the writer lock. The environment closes when no reader uses it any more.
+    public func close() {
+        guard !closed else { return }
+        closed = true
+        lock.release()
+    }
+
+    deinit { close() }
+}

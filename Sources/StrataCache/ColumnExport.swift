@@ -1,0 +1,123 @@
+import Foundation
+import StrataTensor
+
+/// A whole column read into memory, ids ascending.
+public struct ColumnArrays {
+    /// The sample ids, ascending.
+    public let ids: [UInt64]
+    /// The values stacked in the column's dtype: `[N, ...]`, or `[ΣT, ...]` (rows concatenated) for
+    /// variable-length columns.
+    public let values: Tensor
+    /// For variable-length columns, each sample's length (its rows in `values`); nil otherwise.
+    public let lengths: [Int]?
+
+    /// Reads `column` of `reader`.
+    public init(reader: CacheReader, column name: String) throws {
+        let column = try reader.column(name)
+        let snapshot = try reader.snapshot()
+        defer { snapshot.end() }
+        let table = try snapshot.table(name)
+        var ids: [UInt64] = []
+        var lengths: [Int] = []
+        var bytes: [UInt8] = []
+        try snapshot.transaction.forEach(table) { key, value in
+            guard let id = SampleKey.id(key) else {
+                throw CacheError.badRecord(table: name, id: 0, reason: "key of \(key.count) bytes, expected 8")
+            }
+            guard let shape = column.sampleShape(byteCount: value.count) else {
+                throw CacheError.valueSizeMismatch(column: name, id: id, expectedBytes: column.rowBytes, actualBytes: value.count)
+            }
+            ids.append(id)
+            if column.isVariableLength { lengths.append(shape[0]) }
+            bytes.append(contentsOf: value)
+            return true
+        }
+        let leading = column.isVariableLength ? lengths.reduce(0, +) : ids.count
+        self.ids = ids
+        self.lengths = column.isVariableLength ? lengths : nil
+        values = try bytes.withUnsafeBytes { try Tensor(shape: [leading] + column.fixedShape, dtype: column.dtype, bytes: $0) }
+    }
+}
+
+/// Writes a column to files NumPy and safetensors users read directly.
+///
+/// - `.npy`: `FILE.npy` holds the values (bf16 widened to `<f4`, since NumPy has no bfloat16),
+///   `FILE.ids.npy` the ids (`<u8`), and for variable-length columns `FILE.lengths.npy` (`<i8`).
+/// - `.safetensors`: one file with tensors `ids` (U64), `values` (stored dtype) and `lengths` (I64).
+public enum ColumnExport {
+    /// Writes `arrays` to `url` in the format its extension names; returns the files written.
+    @discardableResult
+    public static func write(_ arrays: ColumnArrays, column: String, to url: URL) throws -> [URL] {
+        do {
+            switch url.pathExtension.lowercased() {
+            case "npy":
+                let stem = url.deletingPathExtension()
+                var written = [url, stem.appendingPathExtension("ids.npy")]
+                try NPY.write(arrays.values, to: url)
+                try npy(descr: "<u8", shape: [arrays.ids.count], payload: littleEndianBytes(arrays.ids)).write(to: written[1])
+                if let lengths = arrays.lengths {
+                    written.append(stem.appendingPathExtension("lengths.npy"))
+                    try npy(descr: "<i8", shape: [lengths.count], payload: littleEndianBytes(lengths.map { Int64($0) })).write(to: written[2])
+                }
+                return written
+            case "safetensors":
+                try safetensors(arrays, column: column).write(to: url)
+                return [url]
+            default:
+                throw CacheError.invalidArgument("export to '\(url.lastPathComponent)': the file must end in .npy or .safetensors")
+            }
+        } catch let error as CacheError {
+            throw error
+        } catch {
+            throw CacheError.io(path: url.path, reason: "cannot write: \(error.localizedDescription)")
+        }
+    }
+
+    static func littleEndianBytes<T: FixedWidthInteger>(_ values: [T]) -> [UInt8] {
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(values.count * MemoryLayout<T>.size)
+        for value in values { withUnsafeBytes(of: value.littleEndian) { bytes += $0 } }
+        return bytes
+    }
+
+    /// A version 1.0 `.npy` file of integer data (the tensor module writes the float types).
+    static func npy(descr: String, shape: [Int], payload: [UInt8]) -> Data {
+        let dims = shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
+        var header = "{'descr': '\(descr)', 'fortran_order': False, 'shape': \(dims), }"
+        header += String(repeating: " ", count: (64 - (10 + header.utf8.count + 1) % 64) % 64) + "\n"
+        let length = header.utf8.count
+        var data = Data([0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(length & 0xFF), UInt8(length >> 8)])
+        data.append(contentsOf: Array(header.utf8))
+        data.append(contentsOf: payload)
+        return data
+    }
+
+    static func safetensors(_ arrays: ColumnArrays, column: String) throws -> Data {
+        let name: String
+        switch arrays.values.dtype {
+        case .f32: name = "F32"
+        case .f16: name = "F16"
+        case .bf16: name = "BF16"
+        case .i32: name = "I32"
+        }
+        var blobs: [(key: String, dtype: String, shape: [Int], bytes: [UInt8])] = [
+            ("ids", "U64", [arrays.ids.count], littleEndianBytes(arrays.ids)),
+            ("values", name, arrays.values.shape, arrays.values.withUnsafeBytes { Array($0) }),
+        ]
+        if let lengths = arrays.lengths {
+            blobs.append(("lengths", "I64", [lengths.count], littleEndianBytes(lengths.map { Int64($0) })))
+        }
+        var header: [String: Any] = ["__metadata__": ["column": column, "format": "strata-column"]]
+        var offset = 0
+        for blob in blobs {
+            header[blob.key] = ["dtype": blob.dtype, "shape": blob.shape, "data_offsets": [offset, offset + blob.bytes.count]]
+            offset += blob.bytes.count
+        }
+        var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
+        json.append(contentsOf: [UInt8](repeating: 0x20, count: (8 - json.count % 8) % 8))
+        var data = Data(littleEndianBytes([UInt64(json.count)]))
+        data.append(json)
+        for blob in blobs { data.append(contentsOf: blob.bytes) }
+        return data
+    }
+}

@@ -1,2 +1,0 @@
-/// Module StrataCache: see README.md for its job.
-public enum StrataCacheModule {}

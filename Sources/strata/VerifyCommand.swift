@@ -1,0 +1,29 @@
+import ArgumentParser
+import StrataCache
+
+/// `strata verify CACHE`: checksums and manifest against contents; exits 1 when anything is damaged.
+struct VerifyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "Check every value's checksum and size and the manifest's counts; exit 1 on damage."
+    )
+
+    @Argument(help: "The cache directory.")
+    var cache: String
+
+    @Option(help: "Stop listing problems after this many.")
+    var limit = 100
+
+    func run() throws {
+        let reader = try CacheReader(path: cache)
+        let problems = try CacheVerifier.verify(reader, limit: max(limit, 1))
+        let values = reader.manifest.columns.reduce(0) { $0 + $1.count }
+        if problems.isEmpty {
+            print("ok: \(values) values in \(reader.manifest.columns.count) columns, \(reader.manifest.counts.images) images and \(reader.manifest.counts.captions) captions verified")
+            return
+        }
+        for problem in problems { print("damaged: \(problem)") }
+        print("\(problems.count)\(problems.count >= limit ? "+" : "") problems in \(reader.path)")
+        throw ExitCode(1)
+    }
+}

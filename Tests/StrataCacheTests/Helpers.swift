@@ -1,0 +1,76 @@
+import Foundation
+import StrataCache
+import StrataTestSupport
+
+/// Runs the built `strata` binary and other programs for the cache tests.
+enum Programs {
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// The `strata` executable built beside the test bundle (the products directory).
+    static func strata() throws -> URL {
+        var starts = [Bundle.main.bundleURL, URL(fileURLWithPath: CommandLine.arguments[0])]
+        if let executable = Bundle.main.executableURL { starts.append(executable) }
+        for start in starts {
+            var directory = start.deletingLastPathComponent()
+            for _ in 0..<4 {
+                let candidate = directory.appendingPathComponent("strata")
+                var isDirectory: ObjCBool = false
+                if FileManager.default.fileExists(atPath: candidate.path, isDirectory: &isDirectory), !isDirectory.boolValue,
+                   FileManager.default.isExecutableFile(atPath: candidate.path) {
+                    return candidate
+                }
+                directory = directory.deletingLastPathComponent()
+            }
+        }
+        throw Failure(description: "the built strata binary was not found next to the test bundle (\(starts.map(\.path)))")
+    }
+
+    /// Runs `executable` to completion; returns its status and standard output.
+    @discardableResult
+    static func run(_ executable: URL, _ arguments: [String], expectSuccess: Bool = true) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        let output = Pipe()
+        let errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        let errorData = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let text = String(decoding: data, as: UTF8.self)
+        if expectSuccess, process.terminationStatus != 0 {
+            throw Failure(description: "\(executable.lastPathComponent) \(arguments.joined(separator: " ")) exited with \(process.terminationStatus): \(text) \(String(decoding: errorData, as: UTF8.self))")
+        }
+        return (process.terminationStatus, text)
+    }
+
+    /// The system `python3`.
+    static func python() throws -> URL {
+        for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":") {
+            let candidate = URL(fileURLWithPath: String(directory)).appendingPathComponent("python3")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+        }
+        throw Failure(description: "python3 is not on PATH (scripts/setup installs lmdb and numpy for it)")
+    }
+}
+
+/// A temporary cache directory removed when the test is done.
+final class TemporaryCache {
+    let url: URL
+    var path: String { url.path }
+
+    init() throws { url = try SharedData.temporaryDirectory("strata-cache-test") }
+
+    deinit { try? FileManager.default.removeItem(at: url) }
+}
+
+/// Writes `batches` synthetic batches of `size` into a new cache.
+func writeSynthetic(_ cache: TemporaryCache, batches: Int, size: Int, mapSize: Int = 1 << 20) throws {
+    let writer = try CacheWriter(path: cache.path, manifest: SyntheticCache.manifest, mapSize: mapSize)
+    defer { writer.close() }
+    for index in 0..<batches { try writer.write(SyntheticCache.batch(index: index, size: size)) }
+}

@@ -1,0 +1,201 @@
+#!/usr/bin/env python3
+"""Reads a Strata feature cache with `lmdb` and `numpy` only (layout: schemas/cache-layout.md).
+
+    import strata_cache
+    cache = strata_cache.Cache("path/to/cache")
+    cache.columns                      # the manifest's catalog
+    cache.get("image/resnet50/pool", 139)   # one sample, float32 for f16/bf16 columns
+    ids, values, lengths = cache.column_arrays("text/bert/layer12")
+    cache.verify()                     # [] when every checksum and size is right
+
+`python3 strata_cache.py CACHE` prints the manifest's columns with their counts.
+"""
+import json
+import struct
+import sys
+import zlib
+
+import lmdb
+import numpy as np
+
+FORMAT_VERSION = 1
+CHECKSUM_SUFFIX = "#crc"
+SPLITS = {0: "unassigned", 1: "train", 2: "val", 3: "test", 4: "restval"}
+NUMPY_DTYPES = {"f32": np.dtype("<f4"), "f16": np.dtype("<f2"), "bf16": np.dtype("<u2"), "i32": np.dtype("<i4")}
+ITEM_SIZES = {"f32": 4, "f16": 2, "bf16": 2, "i32": 4}
+
+
+def key(sample_id):
+    """The LMDB key of a sample id: 8 bytes, big-endian."""
+    return struct.pack(">Q", sample_id)
+
+
+def sample_id(key_bytes):
+    return struct.unpack(">Q", bytes(key_bytes))[0]
+
+
+def widen(raw, dtype):
+    """Stored little-endian bytes as a numpy array: f16 and bf16 become float32, f32/i32 stay."""
+    array = np.frombuffer(raw, dtype=NUMPY_DTYPES[dtype])
+    if dtype == "bf16":
+        return (array.astype(np.uint32) << 16).view(np.float32)
+    if dtype == "f16":
+        return array.astype(np.float32)
+    return array.copy()
+
+
+class Column:
+    """One entry of the manifest's catalog."""
+
+    def __init__(self, entry):
+        self.entry = entry
+        self.name = entry["name"]
+        self.modality = entry["modality"]
+        self.dtype = entry["dtype"]
+        self.shape = entry["shape"]          # a leading None means variable length
+        self.count = entry["count"]
+        self.variable = len(self.shape) > 0 and self.shape[0] is None
+        self.fixed_shape = [d for d in self.shape if d is not None]
+        self.row_bytes = int(np.prod(self.fixed_shape, dtype=np.int64)) * ITEM_SIZES[self.dtype]
+
+    def sample_shape(self, nbytes):
+        if self.variable:
+            if self.row_bytes == 0:
+                if nbytes != 0:
+                    raise ValueError(f"{self.name}: {nbytes} bytes for zero-sized rows")
+                return [0] + self.fixed_shape
+            if nbytes % self.row_bytes:
+                raise ValueError(f"{self.name}: {nbytes} bytes is not a multiple of {self.row_bytes}")
+            return [nbytes // self.row_bytes] + self.fixed_shape
+        if nbytes != self.row_bytes:
+            raise ValueError(f"{self.name}: {nbytes} bytes, expected {self.row_bytes}")
+        return list(self.fixed_shape)
+
+    def __repr__(self):
+        shape = ", ".join("n" if d is None else str(d) for d in self.shape)
+        return f"Column({self.name}, {self.modality}, {self.dtype} [{shape}], {self.count} samples)"
+
+
+class Cache:
+    """A read-only view of a cache directory."""
+
+    def __init__(self, path):
+        self.path = path
+        try:
+            # With the lock file, a writer running at the same time never reuses pages this reader sees.
+            self.env = lmdb.open(path, readonly=True, max_dbs=512, subdir=True)
+        except lmdb.Error:
+            # A cache on read-only media: nobody can be writing it.
+            self.env = lmdb.open(path, readonly=True, lock=False, max_dbs=512, subdir=True)
+        meta = self._db("meta")
+        with self.env.begin() as txn:
+            raw = txn.get(b"manifest", db=meta)
+        if raw is None:
+            raise ValueError(f"{path}: no manifest in the 'meta' table")
+        self.manifest = json.loads(bytes(raw))
+        if self.manifest["formatVersion"] != FORMAT_VERSION:
+            raise ValueError(f"{path}: format version {self.manifest['formatVersion']}, this reader reads {FORMAT_VERSION}")
+        self.columns = {entry["name"]: Column(entry) for entry in self.manifest["columns"]}
+
+    def _db(self, name):
+        return self.env.open_db(name.encode(), create=False)
+
+    def close(self):
+        self.env.close()
+
+    def ids(self, column):
+        """The sample ids of a column, ascending, as uint64."""
+        with self.env.begin(db=self._db(column)) as txn:
+            return np.array([sample_id(k) for k in txn.cursor().iternext(keys=True, values=False)], dtype=np.uint64)
+
+    def get(self, column, sample):
+        """One sample's value with its per-sample shape (float32 for f16/bf16), or None."""
+        col = self.columns[column]
+        with self.env.begin(db=self._db(column), buffers=True) as txn:
+            raw = txn.get(key(sample))
+            if raw is None:
+                return None
+            return widen(raw, col.dtype).reshape(col.sample_shape(len(raw)))
+
+    def column_arrays(self, column):
+        """(ids, values, lengths): values stacked [N, ...] (variable-length columns concatenated
+        [sum(lengths), ...]); lengths is None for fixed-shape columns. f16/bf16 become float32."""
+        col = self.columns[column]
+        ids, chunks, lengths = [], [], []
+        with self.env.begin(db=self._db(column), buffers=True) as txn:
+            for k, v in txn.cursor():
+                shape = col.sample_shape(len(v))
+                ids.append(sample_id(k))
+                chunks.append(bytes(v))
+                if col.variable:
+                    lengths.append(shape[0])
+        leading = sum(lengths) if col.variable else len(ids)
+        values = widen(b"".join(chunks), col.dtype).reshape([leading] + col.fixed_shape)
+        return np.array(ids, dtype=np.uint64), values, (np.array(lengths, dtype=np.int64) if col.variable else None)
+
+    def image(self, image_id):
+        """The `images` record: dict with width, height, split, file_name; or None."""
+        with self.env.begin(db=self._db("images"), buffers=True) as txn:
+            raw = txn.get(key(image_id))
+            if raw is None:
+                return None
+            raw = bytes(raw)
+            width, height, split, _, n = struct.unpack_from("<IIBBH", raw, 0)
+            return {"width": width, "height": height, "split": SPLITS.get(split, split),
+                    "file_name": raw[12:12 + n].decode("utf-8")}
+
+    def caption(self, caption_id):
+        """The `captions` record: dict with image_id, token_ids, text; or None."""
+        with self.env.begin(db=self._db("captions"), buffers=True) as txn:
+            raw = txn.get(key(caption_id))
+            if raw is None:
+                return None
+            raw = bytes(raw)
+            image_id, t, n = struct.unpack_from("<QII", raw, 0)
+            tokens = np.frombuffer(raw, dtype="<i4", count=t, offset=16).copy()
+            return {"image_id": image_id, "token_ids": tokens, "text": raw[16 + 4 * t:16 + 4 * t + n].decode("utf-8")}
+
+    def failures(self):
+        """[(modality, id, reason)] for every input that could not be processed."""
+        result = []
+        with self.env.begin(db=self._db("failures")) as txn:
+            for k, v in txn.cursor():
+                modality = "image" if k[0] == 0 else "text"
+                result.append((modality, struct.unpack(">Q", k[1:9])[0], bytes(v).decode("utf-8")))
+        return result
+
+    def verify(self):
+        """Problems found by recomputing every value's CRC-32 (zlib.crc32) and checking its size."""
+        problems = []
+        tables = [(name, None) for name in ("images", "captions")] + [(c.name, c) for c in self.columns.values()]
+        for name, col in tables:
+            values, sums = self._db(name), self._db(name + CHECKSUM_SUFFIX)
+            with self.env.begin(buffers=True) as txn:
+                for k, v in txn.cursor(db=values):
+                    stored = txn.get(bytes(k), db=sums)
+                    if stored is None or struct.unpack("<I", bytes(stored))[0] != zlib.crc32(v):
+                        problems.append(f"{name} [{sample_id(k)}]: checksum mismatch")
+                    if col is not None:
+                        try:
+                            col.sample_shape(len(v))
+                        except ValueError as error:
+                            problems.append(str(error))
+        return problems
+
+
+def main(argv):
+    if len(argv) != 2:
+        print("usage: strata_cache.py CACHE", file=sys.stderr)
+        return 2
+    cache = Cache(argv[1])
+    counts = cache.manifest["counts"]
+    print(f"{argv[1]}: format {cache.manifest['formatVersion']}, {counts['images']} images, "
+          f"{counts['captions']} captions, {counts['failures']} failures")
+    for column in cache.columns.values():
+        shape = ", ".join("n" if d is None else str(d) for d in column.shape)
+        print(f"{column.name}\t{column.modality}\t{column.dtype}\t[{shape}]\t{column.count}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
