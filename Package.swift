@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "StrataCache", targets: ["StrataCache"]),
         .library(name: "StrataData", targets: ["StrataData"]),
         .library(name: "StrataPipeline", targets: ["StrataPipeline"]),
+        .library(name: "StrataTrain", targets: ["StrataTrain"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -31,6 +32,7 @@ let package = Package(
         .target(name: "StrataModels", dependencies: ["StrataTensor"]),
         .target(name: "StrataCache", dependencies: ["CLMDB", "StrataTensor"]),
         .target(name: "StrataData"),
+        .target(name: "StrataTrain", dependencies: ["StrataTensor"]),
         .target(name: "StrataPipeline", dependencies: [
             "StrataTensor", "StrataImage", "StrataText", "StrataModels", "StrataCache", "StrataData",
             .product(name: "Yams", package: "Yams"),
@@ -46,7 +48,7 @@ let package = Package(
         // Benchmarks against the Python peers: `bench/run NAME`.
         .executableTarget(
             name: "strata-bench",
-            dependencies: ["StrataTensor", "StrataImage", "StrataText", "StrataModels", "StrataCache", "StrataTestSupport"],
+            dependencies: ["StrataTensor", "StrataImage", "StrataText", "StrataModels", "StrataCache", "StrataTrain", "StrataTestSupport"],
             path: "bench/StrataBench"
         ),
 
@@ -56,6 +58,7 @@ let package = Package(
         .testTarget(name: "StrataTensorTests", dependencies: ["StrataTensor", "StrataTestSupport"]),
         .testTarget(name: "StrataPipelineTests", dependencies: ["StrataPipeline", "StrataTestSupport"]),
         .testTarget(name: "StrataDataTests", dependencies: ["StrataData", "StrataTestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "StrataTrainTests", dependencies: ["StrataTrain", "StrataTestSupport"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v5]
 )
