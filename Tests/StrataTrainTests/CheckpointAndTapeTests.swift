@@ -64,7 +64,7 @@ struct TapeTests {
     /// One forward and backward of a small attention block; returns the loss.
     func step(_ tape: Tape, _ block: CrossAttentionBlock, _ text: Tensor, _ image: Tensor) throws -> Float {
         tape.reset()
-        let out = try block.forward(text: tape.constant(text), image: tape.constant(image), mask: nil, on: tape)
+        let out = try block.forward(query: tape.constant(text), context: tape.constant(image), on: tape)
         let loss = tape.mean(try tape.multiply(out, out))
         try tape.backward(loss)
         return tape.scalar(loss)

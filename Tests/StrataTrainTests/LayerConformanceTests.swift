@@ -2,26 +2,6 @@ import StrataTensor
 import Testing
 @testable import StrataTrain
 
-/// The seed 001 cross-attention step as a module: text attends to image, residual, LayerNorm.
-final class CrossAttentionBlock: Module {
-    let attention: MultiheadAttention
-    let layerNorm: LayerNorm
-
-    init(dim: Int, heads: Int, generator: inout SeededGenerator) throws {
-        attention = try MultiheadAttention(embedDim: dim, heads: heads, dropout: 0.1, generator: &generator)
-        layerNorm = LayerNorm(dim)
-    }
-
-    var namedParameters: [(name: String, parameter: Parameter)] {
-        prefixed("attention", attention) + prefixed("layer_norm", layerNorm)
-    }
-
-    func forward(text: Variable, image: Variable, mask: Tensor?, on tape: Tape) throws -> Variable {
-        let attended = try attention.forward(query: text, key: image, value: image, keyPaddingMask: mask, on: tape)
-        return try layerNorm.forward(try tape.add(text, attended), on: tape)
-    }
-}
-
 /// Layers against PyTorch's forward values and gradients (fixtures of make_train_fixtures.py).
 @Suite("Layers vs PyTorch")
 struct LayerConformanceTests {
@@ -107,8 +87,8 @@ struct LayerConformanceTests {
         var generator = SeededGenerator(seed: 6)
         let block = try CrossAttentionBlock(dim: 16, heads: 8, generator: &generator)
         try check("cross_attention_block", block, inputs: ["text", "image"]) { tape, v, fixture in
-            try block.forward(text: v["text"]!, image: v["image"]!, mask: try tensor(fixture, "other.key_padding_mask"),
-                              on: tape)
+            try block.forward(query: v["text"]!, context: v["image"]!,
+                              contextPaddingMask: try tensor(fixture, "other.key_padding_mask"), on: tape)
         }
     }
 
