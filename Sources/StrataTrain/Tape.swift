@@ -26,6 +26,25 @@ public struct Variable: Hashable, Sendable {
 /// storage instead. Gradients are zeroed lazily, only for nodes that receive one.
 ///
 /// Parameters enter through `parameter(_:)`; their gradients accumulate in `Parameter.gradient`.
+///
+/// A training step:
+/// ```swift
+/// let tape = Tape(training: true, seed: 1)
+/// let optimizer = AdamW(model.namedParameters, learningRate: 1e-4)
+/// for step in 0..<steps {
+///     tape.reset()                       // keeps the buffers, forgets the graph
+///     optimizer.zeroGradients()
+///     let image = try imageProjector.forward(tape.constant(imageBatch), on: tape)
+///     let text = try textProjector.forward(tape.constant(textBatch), on: tape)
+///     let loss = try tape.symmetricInfoNCE(image: image, text: text,
+///                                          temperature: .learnable(logitScale: tape.parameter(logitScale)))
+///     try FiniteCheck.loss(tape.scalar(loss), step: step)
+///     try tape.backward(loss)
+///     GradientClipping.clipGlobalNorm(optimizer.namedParameters.map(\.parameter), maxNorm: 1)
+///     optimizer.learningRate = schedule.learningRate(base: 1e-4, at: step)
+///     try optimizer.step()               // throws, naming step and parameter, on NaN/Inf gradients
+/// }
+/// ```
 public final class Tape {
     struct Node {
         var requiresGrad: Bool

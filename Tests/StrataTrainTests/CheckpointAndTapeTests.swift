@@ -93,7 +93,6 @@ struct TapeTests {
 
     @Test("dropout is deterministic per seed, drops about p, and is the identity in evaluation mode")
     func dropoutDeterminism() throws {
-        let x = Tensor(zeros: [100, 100])
         let ones = try Tensor(shape: [100, 100], floats: [Float](repeating: 1, count: 10_000))
         func mask(seed: UInt64, training: Bool = true) throws -> [Float] {
             let tape = Tape(training: training, seed: seed)
@@ -106,7 +105,6 @@ struct TapeTests {
         #expect(abs(dropped - 0.25) < 0.02)
         #expect(a.allSatisfy { $0 == 0 || abs($0 - 1 / 0.75) < 1e-6 })
         #expect(try mask(seed: 1, training: false) == ones.floats)
-        _ = x
     }
 
     @Test("backward needs a scalar or a matching seed; shape errors name the operation")

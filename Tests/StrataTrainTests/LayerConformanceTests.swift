@@ -21,7 +21,7 @@ struct LayerConformanceTests {
         var worst = expectMatches(tape.value(of: output), try tensor(fixture, "output"), "\(name) output")
         try tape.backward(output, seed: try tensor(fixture, "seed"))
         for input in inputs {
-            worst = max(worst, expectMatches(tape.gradient(of: try #require(variables[input])),
+            worst = max(worst, expectMatches(tape.gradient(of: try variables.named(input)),
                                              try tensor(fixture, "grad.input.\(input)"), "\(name) d\(input)"))
         }
         for (parameterName, parameter) in module.namedParameters {
@@ -35,13 +35,13 @@ struct LayerConformanceTests {
     func linear() throws {
         var generator = SeededGenerator(seed: 1)
         let layer = Linear(6, 5, generator: &generator)
-        try check("linear", layer, inputs: ["x"]) { tape, v, _ in try layer.forward(v["x"]!, on: tape) }
+        try check("linear", layer, inputs: ["x"]) { tape, v, _ in try layer.forward(try v.named("x"), on: tape) }
     }
 
     @Test("LayerNorm")
     func layerNorm() throws {
         let layer = LayerNorm(7)
-        try check("layer_norm", layer, inputs: ["x"]) { tape, v, _ in try layer.forward(v["x"]!, on: tape) }
+        try check("layer_norm", layer, inputs: ["x"]) { tape, v, _ in try layer.forward(try v.named("x"), on: tape) }
     }
 
     @Test("projector Linear → ReLU → LayerNorm with the seed's state_dict names")
@@ -50,7 +50,7 @@ struct LayerConformanceTests {
         let layer = Projector(8, 6, generator: &generator)
         #expect(layer.namedParameters.map(\.name) == ["projection.0.weight", "projection.0.bias",
                                                       "projection.2.weight", "projection.2.bias"])
-        try check("projector", layer, inputs: ["x"]) { tape, v, _ in try layer.forward(v["x"]!, on: tape) }
+        try check("projector", layer, inputs: ["x"]) { tape, v, _ in try layer.forward(try v.named("x"), on: tape) }
     }
 
     @Test("Sequential with GELU, Dropout (eval), Tanh and Sigmoid")
@@ -59,7 +59,7 @@ struct LayerConformanceTests {
         let layer = Sequential([Linear(5, 9, generator: &generator), ActivationLayer(.gelu), Dropout(0.1),
                                 Linear(9, 4, generator: &generator), ActivationLayer(.tanh),
                                 Linear(4, 3, generator: &generator), ActivationLayer(.sigmoid)])
-        try check("sequential", layer, inputs: ["x"]) { tape, v, _ in try layer.forward(v["x"]!, on: tape) }
+        try check("sequential", layer, inputs: ["x"]) { tape, v, _ in try layer.forward(try v.named("x"), on: tape) }
     }
 
     @Test("MultiheadAttention, cross attention with key_padding_mask")
@@ -68,7 +68,7 @@ struct LayerConformanceTests {
         let layer = try MultiheadAttention(embedDim: 16, heads: 4, dropout: 0.1, generator: &generator)
         #expect(layer.namedParameters.map(\.name) == ["in_proj_weight", "in_proj_bias", "out_proj.weight", "out_proj.bias"])
         try check("mha_cross", layer, inputs: ["query", "key", "value"]) { tape, v, fixture in
-            try layer.forward(query: v["query"]!, key: v["key"]!, value: v["value"]!,
+            try layer.forward(query: try v.named("query"), key: try v.named("key"), value: try v.named("value"),
                               keyPaddingMask: try tensor(fixture, "other.key_padding_mask"), on: tape)
         }
     }
@@ -78,7 +78,7 @@ struct LayerConformanceTests {
         var generator = SeededGenerator(seed: 5)
         let layer = try MultiheadAttention(embedDim: 32, heads: 8, generator: &generator)
         try check("mha_self", layer, inputs: ["x"]) { tape, v, _ in
-            try layer.forward(query: v["x"]!, key: v["x"]!, value: v["x"]!, on: tape)
+            try layer.forward(query: try v.named("x"), key: try v.named("x"), value: try v.named("x"), on: tape)
         }
     }
 
@@ -87,7 +87,7 @@ struct LayerConformanceTests {
         var generator = SeededGenerator(seed: 6)
         let block = try CrossAttentionBlock(dim: 16, heads: 8, generator: &generator)
         try check("cross_attention_block", block, inputs: ["text", "image"]) { tape, v, fixture in
-            try block.forward(query: v["text"]!, context: v["image"]!,
+            try block.forward(query: try v.named("text"), context: try v.named("image"),
                               contextPaddingMask: try tensor(fixture, "other.key_padding_mask"), on: tape)
         }
     }

@@ -17,7 +17,7 @@ struct LossConformanceTests {
         var worst = expectMatches(tape.value(of: output), try tensor(fixture, "output"), "\(name) loss")
         try tape.backward(output)
         for input in inputs {
-            worst = max(worst, expectMatches(tape.gradient(of: variables[input]!), try tensor(fixture, "grad.input.\(input)"),
+            worst = max(worst, expectMatches(tape.gradient(of: try variables.named(input)), try tensor(fixture, "grad.input.\(input)"),
                                              "\(name) d\(input)"))
         }
         print("conformance \(name): max|a-b| = \(worst)")
@@ -26,14 +26,14 @@ struct LossConformanceTests {
     @Test("cross-entropy")
     func crossEntropy() throws {
         try check("cross_entropy", inputs: ["logits"]) { tape, v, fixture in
-            try tape.crossEntropy(v["logits"]!, targets: try tensor(fixture, "other.targets").int32s.map(Int.init))
+            try tape.crossEntropy(try v.named("logits"), targets: try tensor(fixture, "other.targets").int32s.map(Int.init))
         }
     }
 
     @Test("binary cross-entropy with logits, hard and soft targets")
     func bce() throws {
         try check("bce_with_logits", inputs: ["logits"]) { tape, v, fixture in
-            try tape.binaryCrossEntropyWithLogits(v["logits"]!, targets: try tensor(fixture, "other.targets"))
+            try tape.binaryCrossEntropyWithLogits(try v.named("logits"), targets: try tensor(fixture, "other.targets"))
         }
     }
 
@@ -43,7 +43,7 @@ struct LossConformanceTests {
         let scale = Parameter(try tensor(fixture, "param.logit_scale"))
         #expect(abs(scale.value.floats[0] - Tape.Temperature.clipInitialLogitScale) < 1e-6)
         try check("infonce_learnable", inputs: ["image", "text"]) { tape, v, _ in
-            try tape.symmetricInfoNCE(image: v["image"]!, text: v["text"]!,
+            try tape.symmetricInfoNCE(image: try v.named("image"), text: try v.named("text"),
                                       temperature: .learnable(logitScale: tape.parameter(scale)))
         }
         expectMatches(scale.gradient, try tensor(fixture, "grad.param.logit_scale"), "d logit_scale")
@@ -52,7 +52,7 @@ struct LossConformanceTests {
     @Test("symmetric InfoNCE with a fixed temperature")
     func infoNCEFixed() throws {
         try check("infonce_fixed", inputs: ["image", "text"]) { tape, v, fixture in
-            try tape.symmetricInfoNCE(image: v["image"]!, text: v["text"]!,
+            try tape.symmetricInfoNCE(image: try v.named("image"), text: try v.named("text"),
                                       temperature: .fixed(try tensor(fixture, "other.temperature").floats[0]))
         }
     }
@@ -60,7 +60,7 @@ struct LossConformanceTests {
     @Test("cosine-similarity contrastive (seed 004)")
     func cosineContrastive() throws {
         try check("cosine_contrastive", inputs: ["image", "text"]) { tape, v, _ in
-            try tape.cosineContrastive(image: v["image"]!, text: v["text"]!, temperature: 0.1)
+            try tape.cosineContrastive(image: try v.named("image"), text: try v.named("text"), temperature: 0.1)
         }
     }
 

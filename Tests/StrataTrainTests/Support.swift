@@ -93,3 +93,10 @@ func checkGradients(_ inputs: [Tensor], differentiate: Set<Int>? = nil, h: Float
     }
     return worst
 }
+
+extension Dictionary where Key == String, Value == Variable {
+    /// The variable recorded for `name`, failing the test when there is none.
+    func named(_ name: String) throws -> Variable {
+        try #require(self[name], "no variable named \(name)")
+    }
+}
