@@ -45,7 +45,7 @@ let package = Package(
         // Paths to ../shared and numeric comparison, for tests and benchmarks only.
         .target(name: "StrataTestSupport", dependencies: ["StrataTensor"]),
 
-        .testTarget(name: "StrataTensorTests", dependencies: ["StrataTensor", "StrataTestSupport"]),
+        .testTarget(name: "StrataTensorTests", dependencies: ["StrataTensor", "StrataTestSupport"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v5]
 )
