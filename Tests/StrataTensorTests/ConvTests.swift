@@ -34,10 +34,35 @@ import StrataTensor
         }
     }
 
-    @Test func workspaceCountCoversIm2col() throws {
-        #expect(try Kernels.conv2dWorkspaceCount(input: [2, 5, 8, 6], weight: [6, 5, 1, 1]) == 0)
-        #expect(try Kernels.conv2dWorkspaceCount(input: [2, 3, 11, 13], weight: [4, 3, 3, 3], stride: 2, padding: 1)
-                == 27 * 6 * 7)
+    @Test func workspaceCountIsEnough() throws {
+        #expect(try Kernels.conv2dWorkspaceCount(input: [1, 5, 8, 6], weight: [6, 5, 1, 1]) == 0)
+        for (name, stride, padding, dilation, activation) in Self.cases {
+            let x = try Fixture.load("\(name)_x"), w = try Fixture.load("\(name)_w")
+            let count = try Kernels.conv2dWorkspaceCount(input: x.shape, weight: w.shape, stride: stride,
+                                                         padding: padding, dilation: dilation)
+            let workspace = Workspace(capacity: count)
+            var out = Tensor(zeros: [0])
+            try Kernels.conv2d(x, weight: w, bias: try? Fixture.load("\(name)_b"), stride: stride, padding: padding,
+                               dilation: dilation, activation: activation, into: &out, workspace: workspace)
+            #expect(workspace.capacity == max(count, 16), "\(name): the workspace had to grow")
+        }
+    }
+
+    @Test func imagesConvolvedOneByOneMatchTheBatch() throws {
+        // Batches of small maps share one gemm; single images take the per-image path.
+        for (name, stride, padding, dilation, activation) in Self.cases {
+            let x = try Fixture.load("\(name)_x"), w = try Fixture.load("\(name)_w")
+            let reference = try Fixture.load("\(name)_y")
+            let (batch, inSize, outSize) = (x.shape[0], x.count / x.shape[0], reference.count / x.shape[0])
+            for n in 0..<batch {
+                let image = try Tensor(shape: [1] + x.shape.dropFirst(), floats: Array(x.floats[(n * inSize)..<((n + 1) * inSize)]))
+                let y = try Kernels.conv2d(image, weight: w, bias: try? Fixture.load("\(name)_b"), stride: stride,
+                                           padding: padding, dilation: dilation, activation: activation)
+                let expected = try Tensor(shape: [1] + reference.shape.dropFirst(),
+                                          floats: Array(reference.floats[(n * outSize)..<((n + 1) * outSize)]))
+                expectMatches(y, expected, "\(name) image \(n)")
+            }
+        }
     }
 
     @Test func batchNormFoldsIntoTheConvolution() throws {

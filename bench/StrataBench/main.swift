@@ -4,7 +4,7 @@ import Foundation
 // Each benchmark measures Strata and its Python peer side by side in one run and prints the ratio.
 
 /// The benchmarks by name. Each takes the remaining command-line arguments.
-let benchmarks: [String: ([String]) throws -> Void] = [:]
+let benchmarks: [String: ([String]) throws -> Void] = ["gemm": GemmBench.run]
 
 let arguments = Array(CommandLine.arguments.dropFirst())
 guard let name = arguments.first, let run = benchmarks[name] else {
