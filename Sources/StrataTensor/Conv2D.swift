@@ -137,7 +137,7 @@ extension Kernels {
                                bias: Float, _ activation: Activation) {
         switch activation {
         case .relu:
-            for i in 0..<count { dst[i] = max(src[i] + bias, 0) }
+            for i in 0..<count { let s = src[i] + bias; dst[i] = s < 0 ? 0 : s }
         default:
             for i in 0..<count { dst[i] = src[i] + bias }
             applyRaw(activation, dst, count: count)

@@ -59,6 +59,10 @@ enum GemmBench {
             }
             return
         }
+        if arguments.contains("--strata-ops-only") {
+            try timeElementwise()
+            return
+        }
         let seconds = quick ? 0.08 : 0.25
         let threads = [1, 2]
         let peer = try Peer.run("gemm.py", [String(decoding: try JSONSerialization.data(withJSONObject: [
@@ -139,6 +143,27 @@ enum GemmBench {
         }
         if let failure { throw failure }
         return seconds
+    }
+
+    /// Strata's element-wise kernels alone at one ViT-B/16 layer's sizes (batch 8), for profiling.
+    static func timeElementwise() throws {
+        var hidden = try Tensor(shape: [1576, 3072], floats: randomFloats(1576 * 3072).map { $0 * 4 })
+        var scores = try Tensor(shape: [96, 197, 197], floats: randomFloats(96 * 197 * 197).map { $0 * 8 })
+        var tokens = try Tensor(shape: [1576, 768], floats: randomFloats(1576 * 768))
+        let gamma = try Tensor(shape: [768], floats: randomFloats(768))
+        let reset = hidden
+        var failure: Error?
+        func report(_ name: String, _ body: () throws -> Void) {
+            let seconds = Stopwatch.bestWithin(0.5) {
+                do { try body() } catch { failure = error }
+            }
+            print(name, String(format: "%.2f ms", seconds * 1e3))
+        }
+        report("gelu [1576, 3072]") { hidden = reset; try Kernels.geluInPlace(&hidden) }
+        report("copy [1576, 3072]") { hidden = reset; try Kernels.reluInPlace(&hidden) }
+        report("softmax [96, 197, 197]") { try Kernels.softmaxInPlace(&scores) }
+        report("layerNorm [1576, 768]") { try Kernels.layerNormInPlace(&tokens, weight: gamma, bias: gamma) }
+        if let failure { throw failure }
     }
 
     static func randomFloats(_ count: Int) -> [Float] {
