@@ -11,6 +11,8 @@ import StrataTensor
         ("conv_3x5_mixed", Size2D(2, 1), Size2D(0, 2), Size2D(2, 1), .none),
         ("conv_patch_4x4", 4, 0, 1, .none),
         ("conv_3x3_wide", 1, 1, 1, .none),
+        ("conv_3x3_big_batch", 1, 1, 1, .relu),
+        ("conv_1x1_big_batch", 1, 0, 1, .none),
     ]
 
     @Test(arguments: cases.indices)
@@ -63,6 +65,15 @@ import StrataTensor
                 expectMatches(y, expected, "\(name) image \(n)")
             }
         }
+    }
+
+    @Test func resNetStemOnANonSquareImage() throws {
+        let x = try Fixture.load("stem192x256_x").converted(to: .f32)
+        let y = try Kernels.conv2d(x, weight: try Fixture.load("stem192x256_w"), bias: try Fixture.load("stem192x256_b"),
+                                   stride: 2, padding: 3, activation: .relu)
+        expectMatches(y, try Fixture.load("stem192x256_conv"), "stem conv 192x256")
+        expectMatches(try Kernels.maxPool2d(y, kernel: 3, stride: 2, padding: 1), try Fixture.load("stem192x256_pool"),
+                      "stem pool 192x256")
     }
 
     @Test func batchNormFoldsIntoTheConvolution() throws {
