@@ -1,7 +1,7 @@
 import Testing
 import StrataTensor
 
-@Suite struct GemmTests {
+@Suite(.serialized) struct GemmTests {
     @Test func everyTransposeCombinationGivesTheSameProduct() throws {
         let a = try Fixture.load("gemm_a"), at = try Fixture.load("gemm_at")
         let b = try Fixture.load("gemm_b"), bt = try Fixture.load("gemm_bt")
@@ -84,6 +84,26 @@ import StrataTensor
         try Kernels.linear(x, weight: w, bias: b, activation: .gelu, into: &out)
         expectMatches(out, try Fixture.load("linear_y_gelu"), "linear + gelu")
         #expect(throws: TensorError.self) { try Kernels.linear(x, weight: try Fixture.load("gemm_a")) }
+    }
+
+    @Test func concurrentCallersGetCorrectProducts() async throws {
+        // Encoder workers call BLAS from several threads at once, one BLAS thread each.
+        let before = Kernels.blasThreads
+        Kernels.setBLASThreads(1)
+        defer { Kernels.setBLASThreads(before) }
+        let x = try Fixture.load("linear_x"), w = try Fixture.load("linear_w"), b = try Fixture.load("linear_b")
+        let reference = try Fixture.load("linear_y")
+        let results = try await withThrowingTaskGroup(of: Tensor.self) { group in
+            for _ in 0..<4 {
+                group.addTask {
+                    var out = Tensor(zeros: [0])
+                    for _ in 0..<200 { try Kernels.linear(x, weight: w, bias: b, into: &out) }
+                    return out
+                }
+            }
+            return try await group.reduce(into: [Tensor]()) { $0.append($1) }
+        }
+        for result in results { expectMatches(result, reference, "concurrent linear") }
     }
 
     @Test func blasThreadCountCanBeSet() {
