@@ -60,4 +60,44 @@ enum FastMath {
         }
         return total
     }
+
+    /// The largest of `count` floats (`-inf` when empty; NaN entries are skipped), compared in 8 lanes.
+    @inline(__always)
+    static func max(_ x: UnsafePointer<Float>, count: Int) -> Float {
+        var lanes = SIMD8<Float>(repeating: -.infinity)
+        var i = 0
+        let raw = UnsafeRawPointer(x)
+        while i + 8 <= count {
+            let v = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+            lanes.replace(with: v, where: v .> lanes)
+            i += 8
+        }
+        var top = lanes.max()
+        while i < count {
+            if x[i] > top { top = x[i] }
+            i += 1
+        }
+        return top
+    }
+
+    /// `Σ (x[i] - mean)²` over `count` floats, accumulated in 8 lanes.
+    @inline(__always)
+    static func squaredDeviation(_ x: UnsafePointer<Float>, count: Int, mean: Float) -> Float {
+        var lanes = SIMD8<Float>()
+        let center = SIMD8<Float>(repeating: mean)
+        var i = 0
+        let raw = UnsafeRawPointer(x)
+        while i + 8 <= count {
+            let d = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) - center
+            lanes += d * d
+            i += 8
+        }
+        var total = lanes.sum()
+        while i < count {
+            let d = x[i] - mean
+            total += d * d
+            i += 1
+        }
+        return total
+    }
 }

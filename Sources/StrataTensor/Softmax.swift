@@ -7,8 +7,7 @@ extension Kernels {
         guard columns > 0 else { return }
         for r in 0..<rows {
             let row = x + r * columns
-            var top = -Float.infinity
-            for j in 0..<columns { top = row[j] > top ? row[j] : top }
+            let top = FastMath.max(row, count: columns)
             if top == -.infinity {
                 row.update(repeating: 0, count: columns)
                 continue

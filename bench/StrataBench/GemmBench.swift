@@ -163,6 +163,9 @@ enum GemmBench {
         report("copy [1576, 3072]") { hidden = reset; try Kernels.reluInPlace(&hidden) }
         report("softmax [96, 197, 197]") { try Kernels.softmaxInPlace(&scores) }
         report("layerNorm [1576, 768]") { try Kernels.layerNormInPlace(&tokens, weight: gamma, bias: gamma) }
+        let stem = try Tensor(shape: [8, 64, 112, 112], floats: randomFloats(8 * 64 * 112 * 112))
+        var pooled = Tensor(zeros: [0])
+        report("maxPool2d 3/2/1 [8, 64, 112, 112]") { try Kernels.maxPool2d(stem, kernel: 3, stride: 2, padding: 1, into: &pooled) }
         let qkv = try Tensor(shape: [8, 197, 2304], floats: randomFloats(8 * 197 * 2304))
         var context = Tensor(zeros: [0])
         let workspace = Workspace()
