@@ -22,7 +22,7 @@ enum FastMath {
         return x * p / q
     }
 
-    /// `exp(x)` to about 2 ulp (Cephes' polynomial after range reduction by `ln 2`); 0 below -87.3
+    /// `exp(x)` to within 5e-7 relative (Cephes' polynomial after range reduction by `ln 2`); 0 below -87.3
     /// (including `-inf`), `exp(88.3)` above 88.3. NaN stays NaN.
     @inline(__always)
     static func exp(_ value: Float) -> Float {
