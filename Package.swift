@@ -55,7 +55,7 @@ let package = Package(
         // Paths to ../shared and numeric comparison, for tests and benchmarks only.
         .target(name: "StrataTestSupport", dependencies: ["StrataTensor"]),
 
-        .testTarget(name: "StrataTensorTests", dependencies: ["StrataTensor", "StrataTestSupport"]),
+        .testTarget(name: "StrataTensorTests", dependencies: ["StrataTensor", "StrataTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "StrataPipelineTests", dependencies: ["StrataPipeline", "StrataTestSupport"]),
         .testTarget(name: "StrataDataTests", dependencies: ["StrataData", "StrataTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "StrataTrainTests", dependencies: ["StrataTrain", "StrataTestSupport"], exclude: ["Fixtures"]),

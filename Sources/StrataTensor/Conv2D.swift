@@ -27,13 +27,21 @@ extension Kernels {
         return [input[0], weight[0], (paddedH - spanH) / stride.height + 1, (paddedW - spanW) / stride.width + 1]
     }
 
-    /// Floats of `Workspace` that `conv2d(…into:workspace:)` needs for these shapes (0 for a 1x1 stride-1
-    /// unpadded kernel, which needs none).
+    /// Floats of `Workspace` that `conv2d(…into:workspace:)` needs for these shapes.
     public static func conv2dWorkspaceCount(input: [Int], weight: [Int], stride: Size2D = 1, padding: Size2D = 0,
                                             dilation: Size2D = 1) throws -> Int {
         let out = try conv2dOutputShape(input: input, weight: weight, stride: stride, padding: padding, dilation: dilation)
-        if isPointwise(weight: weight, stride: stride, padding: padding) { return 0 }
-        return weight[1] * weight[2] * weight[3] * out[2] * out[3]
+        let plane = out[2] * out[3]
+        let depth = weight[1] * weight[2] * weight[3]
+        let group = conv2dImagesPerProduct(batch: input[0], plane: plane)
+        if group > 1 { return (depth + weight[0]) * group * plane }
+        return isPointwise(weight: weight, stride: stride, padding: padding) ? 0 : depth * plane
+    }
+
+    /// How many images share one gemm: small feature maps are batched side by side so the product has
+    /// about 2048 columns (OpenBLAS is much faster on wide products than on 49- or 196-column ones).
+    static func conv2dImagesPerProduct(batch: Int, plane: Int) -> Int {
+        max(1, min(batch, 2048 / max(1, plane)))
     }
 
     /// 2-D convolution of NCHW `input` by `weight` (`[Cout, Cin, kh, kw]`) plus `bias` (`[Cout]`), then
@@ -67,34 +75,72 @@ extension Kernels {
         let pointwise = isPointwise(weight: weight.shape, stride: stride, padding: padding)
         let depth = inChannels * kernel.height * kernel.width
         let plane = outHeight * outWidth
-        let columns = pointwise ? nil : workspace.floats(depth * plane)
+        let group = conv2dImagesPerProduct(batch: batch, plane: plane)
+        let scratch = workspace.floats(try conv2dWorkspaceCount(input: input.shape, weight: weight.shape, stride: stride,
+                                                                padding: padding, dilation: dilation))
         input.withUnsafeFloats { px in
             weight.withUnsafeFloats { pw in
                 withOptionalFloats(bias) { pb in
                     out.withUnsafeMutableFloats { po in
                         guard let x = px.baseAddress, let w = pw.baseAddress, let y = po.baseAddress else { return }
-                        for n in 0..<batch {
-                            let image = x + n * inChannels * height * width
-                            let result = y + n * outChannels * plane
-                            if let pb {
-                                for c in 0..<outChannels { (result + c * plane).update(repeating: pb[c], count: plane) }
-                            }
-                            let source: UnsafePointer<Float>
-                            if let columns {
-                                im2col(image, channels: inChannels, height: height, width: width, kernel: kernel,
-                                       stride: stride, padding: padding, dilation: dilation,
-                                       outHeight: outHeight, outWidth: outWidth, into: columns)
-                                source = UnsafePointer(columns)
-                            } else {
-                                source = image
-                            }
-                            gemm(transposeA: false, transposeB: false, m: outChannels, n: plane, k: depth,
-                                 a: w, lda: depth, b: source, ldb: plane, beta: pb == nil ? 0 : 1, c: result, ldc: plane)
+                        let imageSize = inChannels * height * width
+                        func unfold(_ n: Int, rowStride: Int, into columns: UnsafeMutablePointer<Float>) {
+                            im2col(x + n * imageSize, channels: inChannels, height: height, width: width, kernel: kernel,
+                                   stride: stride, padding: padding, dilation: dilation, outHeight: outHeight,
+                                   outWidth: outWidth, rowStride: rowStride, into: columns)
                         }
-                        applyRaw(activation, y, count: po.count)
+                        for first in Swift.stride(from: 0, to: batch, by: group) {
+                            let images = min(group, batch - first)
+                            if group == 1 {
+                                // One image: multiply straight into the output, then add bias and activate.
+                                let result = y + first * outChannels * plane
+                                let source: UnsafePointer<Float>
+                                if pointwise {
+                                    source = x + first * imageSize
+                                } else {
+                                    unfold(first, rowStride: plane, into: scratch)
+                                    source = UnsafePointer(scratch)
+                                }
+                                gemm(transposeA: false, transposeB: false, m: outChannels, n: plane, k: depth,
+                                     a: w, lda: depth, b: source, ldb: plane, c: result, ldc: plane)
+                                for c in 0..<outChannels {
+                                    let row = result + c * plane
+                                    biasActivation(row, row, count: plane, bias: pb?[c] ?? 0, activation)
+                                }
+                                continue
+                            }
+                            // Several images side by side: columns [depth, images·plane], product
+                            // [Cout, images·plane], scattered back to NCHW with bias and activation.
+                            let span = images * plane
+                            let columns = scratch
+                            let product = scratch + depth * group * plane
+                            for i in 0..<images { unfold(first + i, rowStride: span, into: columns + i * plane) }
+                            gemm(transposeA: false, transposeB: false, m: outChannels, n: span, k: depth,
+                                 a: w, lda: depth, b: columns, ldb: span, c: product, ldc: span)
+                            for i in 0..<images {
+                                for c in 0..<outChannels {
+                                    biasActivation(product + c * span + i * plane,
+                                                   y + ((first + i) * outChannels + c) * plane,
+                                                   count: plane, bias: pb?[c] ?? 0, activation)
+                                }
+                            }
+                        }
                     }
                 }
             }
+        }
+    }
+
+    /// `dst = activation(src + bias)` over `count` floats (`src` and `dst` may be the same).
+    @inline(__always)
+    static func biasActivation(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, count: Int,
+                               bias: Float, _ activation: Activation) {
+        switch activation {
+        case .relu:
+            for i in 0..<count { let s = src[i] + bias; dst[i] = s < 0 ? 0 : s }
+        default:
+            for i in 0..<count { dst[i] = src[i] + bias }
+            applyRaw(activation, dst, count: count)
         }
     }
 

@@ -5,15 +5,16 @@ extension Kernels {
 
     /// `x = max(x, 0)` over `count` floats.
     public static func reluRaw(_ x: UnsafeMutablePointer<Float>, count: Int) {
-        for i in 0..<count { x[i] = max(x[i], 0) }
+        for i in 0..<count { x[i] = x[i] < 0 ? 0 : x[i] }
     }
 
-    /// Exact GELU, `x/2 · (1 + erf(x/√2))`, over `count` floats.
+    /// Exact GELU, `x/2 · (1 + erf(x/√2))`, over `count` floats (the erf form, not the tanh
+    /// approximation; `erf` itself is evaluated to within 5e-7).
     public static func geluRaw(_ x: UnsafeMutablePointer<Float>, count: Int) {
         let invSqrt2: Float = 0.70710678118654752440
         for i in 0..<count {
             let v = x[i]
-            x[i] = 0.5 * v * (1 + erff(v * invSqrt2))
+            x[i] = 0.5 * v * (1 + FastMath.erf(v * invSqrt2))
         }
     }
 
@@ -94,7 +95,7 @@ extension Kernels {
                 guard let a = px.baseAddress, let b = py.baseAddress else { return }
                 let n = px.count
                 if activation == .relu {
-                    for i in 0..<n { a[i] = max(a[i] + b[i], 0) }
+                    for i in 0..<n { let s = a[i] + b[i]; a[i] = s < 0 ? 0 : s }
                 } else {
                     for i in 0..<n { a[i] += b[i] }
                     applyRaw(activation, a, count: n)

@@ -4,11 +4,18 @@ extension Kernels {
     /// Writes `[channels · kh · kw, outHeight · outWidth]` floats to `columns`: row `(c, i, j)` holds, for
     /// every output position `(y, x)`, the input value at `(y·sh - ph + i·dh, x·sw - pw + j·dw)` of
     /// channel `c`, or 0 where that falls in the padding. The output size is the convolution's
-    /// (`conv2dOutputShape`); the caller checks the geometry.
+    /// (`conv2dOutputShape`); the caller checks the geometry. Rows of `columns` are `rowStride` floats apart
+    /// (default `outHeight · outWidth`), so the columns of several images can sit side by side.
     public static func im2col(_ image: UnsafePointer<Float>, channels: Int, height: Int, width: Int,
                               kernel: Size2D, stride: Size2D, padding: Size2D, dilation: Size2D,
-                              outHeight: Int, outWidth: Int, into columns: UnsafeMutablePointer<Float>) {
+                              outHeight: Int, outWidth: Int, rowStride: Int? = nil,
+                              into columns: UnsafeMutablePointer<Float>) {
         let plane = outHeight * outWidth
+        let rowStride = rowStride ?? plane
+        if kernel == 1, stride == 1, padding == 0 {
+            for c in 0..<channels { (columns + c * rowStride).update(from: image + c * plane, count: plane) }
+            return
+        }
         var row = columns
         for c in 0..<channels {
             let channel = image + c * height * width
@@ -35,7 +42,7 @@ extension Kernels {
                         }
                         if xEnd < outWidth { (dst + xEnd).update(repeating: 0, count: outWidth - xEnd) }
                     }
-                    row += plane
+                    row += rowStride
                 }
             }
         }

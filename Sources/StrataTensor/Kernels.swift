@@ -22,12 +22,16 @@
 /// - `matmul(_:_:transposeA:transposeB:alpha:)` / `matmul(…beta:into:)`: 2-D or batched 3-D products
 ///   of tensors, a 2-D operand broadcast over the other's batch.
 /// - `linear(_:weight:bias:activation:)` / `linear(…into:)`: `x·Wᵀ + b` over the last dimension, `W` as `[out, in]`.
+/// - `linearRaw(_:rows:inFeatures:xRowStride:weight:bias:outFeatures:activation:out:)`: the same on raw rows
+///   (a row stride picks e.g. the first token of each sequence).
 ///
 /// Convolution (`Conv2D.swift`, `Im2Col.swift`, `BatchNormFolding.swift`)
 /// - `conv2d(_:weight:bias:stride:padding:dilation:activation:)` / `conv2d(…into:workspace:)`: NCHW
-///   convolution; 1x1 stride-1 unpadded kernels run as one gemm per image, others through im2col.
+///   convolution; 1x1 stride-1 unpadded kernels multiply the input directly, others go through im2col;
+///   small feature maps of several images share one gemm; bias and activation are fused into one pass.
 /// - `conv2dOutputShape(input:weight:stride:padding:dilation:)`, `conv2dWorkspaceCount(…)`.
-/// - `im2col(_:channels:height:width:kernel:stride:padding:dilation:into:)`: the raw column unfolding.
+/// - `im2col(_:channels:height:width:kernel:stride:padding:dilation:outHeight:outWidth:rowStride:into:)`:
+///   the raw column unfolding of one image.
 /// - `foldBatchNorm(weight:bias:gamma:beta:mean:variance:eps:)`: a conv's weight and bias with an
 ///   inference batch-norm folded in.
 ///
@@ -44,7 +48,7 @@
 /// - `addBias(_:_:)` / `addBiasInPlace(_:_:)`: a vector added along the last dimension.
 /// - `addChannelBiasInPlace(_:_:)`: a per-channel vector added to NCHW data.
 /// - `softmax(_:)` / `softmaxInPlace(_:)` / `softmaxRows(_:rows:columns:)`: stable softmax over the last dimension.
-/// - Raw-pointer forms for the hot loops: `reluRaw`, `geluRaw`, `tanhRaw`, `layerNormRows`.
+/// - Raw-pointer forms for the hot loops: `reluRaw`, `geluRaw`, `tanhRaw`, `applyRaw(_:_:count:)`, `layerNormRows`.
 ///
 /// Attention (`Attention.swift`)
 /// - `attention(query:key:value:heads:keyMask:scale:)` / `…into:workspace:`: multi-head scaled
@@ -53,77 +57,10 @@
 ///   one `[B, L, 3·H·D]` tensor (the output of one fused projection).
 /// - `attentionWorkspaceCount(queryLength:keyLength:)`.
 ///
-/// Supporting types: `Size2D` (height/width pairs, writable as an integer literal), `Activation`,
-/// `KeyMask`, `Workspace`, and `Tensor.prepareOutput(shape:)`.
+/// Supporting types: `Size2D` (height/width pairs, writable as an integer literal) and `Activation`
+/// (`KernelTypes.swift`), `KeyMask` (`Attention.swift`), `Workspace` (`Workspace.swift`), and
+/// `Tensor.prepareOutput(shape:)`.
 public enum Kernels {}
-
-/// A height/width pair: kernel sizes, strides, paddings, dilations and pooled sizes.
-///
-/// An integer literal means the same value for both: `stride: 2` is `Size2D(2, 2)`.
-public struct Size2D: Sendable, Equatable, Hashable, CustomStringConvertible, ExpressibleByIntegerLiteral {
-    /// The vertical extent.
-    public var height: Int
-    /// The horizontal extent.
-    public var width: Int
-
-    /// A pair of distinct values.
-    public init(_ height: Int, _ width: Int) {
-        self.height = height
-        self.width = width
-    }
-
-    /// The same value for height and width.
-    public init(integerLiteral value: Int) {
-        self.init(value, value)
-    }
-
-    public var description: String { height == width ? "\(height)" : "(\(height), \(width))" }
-}
-
-/// An element-wise activation that kernels can apply to their output before returning it.
-public enum Activation: Sendable, Equatable {
-    /// The identity.
-    case none
-    /// `max(x, 0)`.
-    case relu
-    /// `x · Φ(x) = x/2 · (1 + erf(x/√2))`, PyTorch's default (`approximate='none'`).
-    case gelu
-    /// The hyperbolic tangent.
-    case tanh
-}
-
-/// Reusable scratch memory for kernels that need it (im2col columns, attention scores).
-///
-/// It grows to the largest request and never shrinks; a pointer it returns is valid until the next
-/// request. Not thread-safe: keep one per worker thread.
-public final class Workspace: @unchecked Sendable {
-    private var buffer: UnsafeMutablePointer<Float>
-    /// Number of floats currently allocated.
-    public private(set) var capacity: Int
-
-    /// A workspace holding `capacity` floats to start with.
-    public init(capacity: Int = 0) {
-        self.capacity = max(capacity, 16)
-        buffer = Workspace.allocate(self.capacity)
-    }
-
-    deinit { buffer.deallocate() }
-
-    /// Scratch space for at least `count` floats (contents unspecified).
-    public func floats(_ count: Int) -> UnsafeMutablePointer<Float> {
-        if count > capacity {
-            buffer.deallocate()
-            capacity = count
-            buffer = Workspace.allocate(count)
-        }
-        return buffer
-    }
-
-    private static func allocate(_ count: Int) -> UnsafeMutablePointer<Float> {
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: count * MemoryLayout<Float>.stride, alignment: 64)
-        return raw.bindMemory(to: Float.self, capacity: count)
-    }
-}
 
 // MARK: - Shared argument checks
 

@@ -11,14 +11,8 @@ extension Kernels {
         for r in 0..<rows {
             let src = x + r * columns
             let dst = out + r * columns
-            var sum: Float = 0
-            for j in 0..<columns { sum += src[j] }
-            let mean = sum / n
-            var squares: Float = 0
-            for j in 0..<columns {
-                let d = src[j] - mean
-                squares += d * d
-            }
+            let mean = FastMath.sum(src, count: columns) / n
+            let squares = FastMath.squaredDeviation(src, count: columns, mean: mean)
             let inv = 1 / (squares / n + eps).squareRoot()
             switch (weight, bias) {
             case let (w?, b?):

@@ -25,7 +25,7 @@ extension Kernels {
         }
         let (outFeatures, inFeatures) = (weight.shape[0], weight.shape[1])
         try requireVector(bias, length: outFeatures, name: "bias", op)
-        let rows = x.count / max(1, inFeatures)
+        let rows = x.shape.dropLast().reduce(1, *)
         out.prepareOutput(shape: Array(x.shape.dropLast()) + [outFeatures])
         x.withUnsafeFloats { px in
             weight.withUnsafeFloats { pw in

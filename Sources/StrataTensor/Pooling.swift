@@ -60,22 +60,31 @@ extension Kernels {
         let shape = try poolShape(x, kernel: kernel, stride: stride, padding: padding, ceilMode: ceilMode, "maxPool2d")
         out.prepareOutput(shape: shape)
         let (h, w, oh, ow) = (x.shape[2], x.shape[3], shape[2], shape[3])
-        forEachPlane(x, &out) { src, dst in
-            for oy in 0..<oh {
-                let y0 = oy * stride.height - padding.height
-                let yStart = max(y0, 0), yEnd = min(y0 + kernel.height, h)
-                for ox in 0..<ow {
-                    let x0 = ox * stride.width - padding.width
-                    let xStart = max(x0, 0), xEnd = min(x0 + kernel.width, w)
-                    var best = -Float.infinity
+        // Separable: the max over the window's rows, column by column (vectorised), then over its columns.
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: max(w, 1)) { buffer in
+            guard let columnMax = buffer.baseAddress else { return }
+            forEachPlane(x, &out) { src, dst in
+                for oy in 0..<oh {
+                    let y0 = oy * stride.height - padding.height
+                    let yStart = max(y0, 0), yEnd = min(y0 + kernel.height, h)
+                    columnMax.update(repeating: -.infinity, count: w)
                     for yy in yStart..<max(yStart, yEnd) {
                         let row = src + yy * w
-                        for xx in xStart..<max(xStart, xEnd) {
-                            let v = row[xx]
-                            if v > best || v.isNaN { best = v }
+                        for xx in 0..<w {
+                            let v = row[xx], m = columnMax[xx]
+                            columnMax[xx] = (v > m || v != v) ? v : m
                         }
                     }
-                    dst[oy * ow + ox] = best
+                    for ox in 0..<ow {
+                        let x0 = ox * stride.width - padding.width
+                        let xStart = max(x0, 0), xEnd = min(x0 + kernel.width, w)
+                        var best = -Float.infinity
+                        for xx in xStart..<max(xStart, xEnd) {
+                            let v = columnMax[xx]
+                            if v > best || v.isNaN { best = v }
+                        }
+                        dst[oy * ow + ox] = best
+                    }
                 }
             }
         }

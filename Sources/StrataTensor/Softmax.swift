@@ -1,5 +1,3 @@
-import Foundation
-
 extension Kernels {
     /// Numerically stable softmax of each of `rows` rows of `columns` floats, in place.
     ///
@@ -9,19 +7,13 @@ extension Kernels {
         guard columns > 0 else { return }
         for r in 0..<rows {
             let row = x + r * columns
-            var top = -Float.infinity
-            for j in 0..<columns { top = max(top, row[j]) }
+            let top = FastMath.max(row, count: columns)
             if top == -.infinity {
                 row.update(repeating: 0, count: columns)
                 continue
             }
-            var sum: Float = 0
-            for j in 0..<columns {
-                let e = expf(row[j] - top)
-                row[j] = e
-                sum += e
-            }
-            let scale = 1 / sum
+            for j in 0..<columns { row[j] = FastMath.exp(row[j] - top) }
+            let scale = 1 / FastMath.sum(row, count: columns)
             for j in 0..<columns { row[j] *= scale }
         }
     }

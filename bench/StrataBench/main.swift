@@ -5,6 +5,7 @@ import Foundation
 
 /// The benchmarks by name. Each takes the remaining command-line arguments.
 let benchmarks: [String: ([String]) throws -> Void] = [
+    "gemm": GemmBench.run,
     "train": TrainBench.run,
 ]
 
