@@ -26,6 +26,14 @@ public final class Parameter {
         }
     }
 
+    /// Clamps every value into `range` in place, outside autodiff (CLIP clamps `logit_scale` to
+    /// `[0, ln 100]` after each optimiser step so the temperature never drops below 0.01).
+    public func clamp(to range: ClosedRange<Float>) {
+        value.withUnsafeMutableFloats { p in
+            for i in 0..<p.count { p[i] = min(max(p[i], range.lowerBound), range.upperBound) }
+        }
+    }
+
     /// Replaces the value with `tensor` of the same shape (converted to `f32`).
     public func assign(_ tensor: Tensor, name: String) throws {
         guard tensor.shape == value.shape else {

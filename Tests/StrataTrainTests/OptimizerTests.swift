@@ -86,6 +86,13 @@ struct OptimizerTests {
         #expect(abs(b.gradient.floats[0] - 0.8) < 1e-6)
     }
 
+    @Test("clamping a logit scale keeps it in CLIP's range")
+    func clampLogitScale() throws {
+        let scale = Parameter(try Tensor(shape: [3], floats: [-1, 2, 7]))
+        scale.clamp(to: 0...Float(Foundation.log(100.0)))
+        #expect(scale.value.floats == [0, 2, Float(Foundation.log(100.0))])
+    }
+
     @Test("a NaN gradient stops the step, naming the step and the parameter, before any update")
     func nanDetection() throws {
         var generator = SeededGenerator(seed: 9)
