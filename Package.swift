@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "StrataCache", targets: ["StrataCache"]),
         .library(name: "StrataData", targets: ["StrataData"]),
         .library(name: "StrataPipeline", targets: ["StrataPipeline"]),
+        .library(name: "StrataTrain", targets: ["StrataTrain"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -31,6 +32,7 @@ let package = Package(
         .target(name: "StrataModels", dependencies: ["StrataTensor"]),
         .target(name: "StrataCache", dependencies: ["CLMDB", "StrataTensor"]),
         .target(name: "StrataData"),
+        .target(name: "StrataTrain", dependencies: ["StrataTensor"]),
         .target(name: "StrataPipeline", dependencies: [
             "StrataTensor", "StrataImage", "StrataText", "StrataModels", "StrataCache", "StrataData",
             .product(name: "Yams", package: "Yams"),
@@ -46,19 +48,20 @@ let package = Package(
         // Benchmarks against the Python peers: `bench/run NAME`.
         .executableTarget(
             name: "strata-bench",
-            dependencies: ["StrataTensor", "StrataImage", "StrataText", "StrataModels", "StrataCache", "StrataTestSupport"],
+            dependencies: ["StrataTensor", "StrataImage", "StrataText", "StrataModels", "StrataCache", "StrataTrain", "StrataTestSupport"],
             path: "bench/StrataBench"
         ),
 
         // Paths to ../shared and numeric comparison, for tests and benchmarks only.
         .target(name: "StrataTestSupport", dependencies: ["StrataTensor"]),
 
-        .testTarget(name: "StrataTensorTests", dependencies: ["StrataTensor", "StrataTestSupport"]),
+        .testTarget(name: "StrataTensorTests", dependencies: ["StrataTensor", "StrataTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "StrataPipelineTests", dependencies: ["StrataPipeline", "StrataTestSupport"]),
         .testTarget(name: "StrataDataTests", dependencies: ["StrataData", "StrataTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "StrataTextTests", dependencies: ["StrataText", "StrataTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "StrataImageTests", dependencies: ["StrataImage", "StrataTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "StrataCacheTests", dependencies: ["StrataCache", "StrataTestSupport"]),
+        .testTarget(name: "StrataTrainTests", dependencies: ["StrataTrain", "StrataTestSupport"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v5]
 )

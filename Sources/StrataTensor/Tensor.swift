@@ -166,6 +166,24 @@ public struct Tensor: @unchecked Sendable, CustomStringConvertible {
         return copy
     }
 
+    /// Turns this tensor into an `f32` output buffer of `newShape` for a kernel to overwrite.
+    ///
+    /// The storage is reused when it is uniquely owned, `f32` and large enough (its contents are then
+    /// unspecified); otherwise fresh zeroed storage is allocated. Kernels' `into:` forms call this, so a
+    /// buffer kept across calls allocates only when it must grow.
+    public mutating func prepareOutput(shape newShape: [Int]) {
+        precondition(newShape.allSatisfy { $0 >= 0 }, "negative dimension in \(newShape)")
+        let needed = Tensor.elementCount(newShape) * DType.f32.byteSize
+        if dtype == .f32, storage.byteCount >= needed, isKnownUniquelyReferenced(&storage) {
+            if shape != newShape { shape = newShape }
+        } else {
+            self = Tensor(zeros: newShape, dtype: .f32)
+        }
+    }
+
+    /// Bytes the storage can hold; at least `byteCount`, more when an output buffer was reused smaller.
+    public var capacityInBytes: Int { storage.byteCount }
+
     // MARK: Conversion
 
     /// A copy converted to `target` (rounding to nearest even for `f16`/`bf16`, truncating for `i32`).

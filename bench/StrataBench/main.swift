@@ -8,6 +8,8 @@ let benchmarks: [String: ([String]) throws -> Void] = [
     "tokenize": TokenizeBench.run,
     "image": ImageBench.run,
     "cache": CacheBench.run,
+    "gemm": GemmBench.run,
+    "train": TrainBench.run,
 ]
 
 let arguments = Array(CommandLine.arguments.dropFirst())

@@ -1,0 +1,150 @@
+extension Kernels {
+    /// The output shape `[N, Cout, Hout, Wout]` of a convolution of `input` (`[N, Cin, H, W]`) by
+    /// `weight` (`[Cout, Cin, kh, kw]`), with `Hout = (H + 2·ph - dh·(kh-1) - 1) / sh + 1` (floor), as PyTorch.
+    public static func conv2dOutputShape(input: [Int], weight: [Int], stride: Size2D = 1, padding: Size2D = 0,
+                                         dilation: Size2D = 1) throws -> [Int] {
+        let op = "conv2d"
+        guard input.count == 4 else {
+            throw TensorError.invalidArgument(operation: op, reason: "input must be [N, C, H, W], got \(input)")
+        }
+        guard weight.count == 4 else {
+            throw TensorError.invalidArgument(operation: op, reason: "weight must be [Cout, Cin, kh, kw], got \(weight)")
+        }
+        guard input[1] == weight[1] else { throw TensorError.shapeMismatch(operation: op, lhs: input, rhs: weight) }
+        guard stride.height >= 1, stride.width >= 1, dilation.height >= 1, dilation.width >= 1,
+              padding.height >= 0, padding.width >= 0, weight[2] >= 1, weight[3] >= 1 else {
+            throw TensorError.invalidArgument(operation: op,
+                reason: "stride \(stride) and dilation \(dilation) must be >= 1, padding \(padding) >= 0, kernel non-empty")
+        }
+        let spanH = dilation.height * (weight[2] - 1) + 1
+        let spanW = dilation.width * (weight[3] - 1) + 1
+        let paddedH = input[2] + 2 * padding.height
+        let paddedW = input[3] + 2 * padding.width
+        guard paddedH >= spanH, paddedW >= spanW else {
+            throw TensorError.invalidArgument(operation: op,
+                reason: "kernel \(Size2D(spanH, spanW)) (dilated) is larger than the padded input \(Size2D(paddedH, paddedW))")
+        }
+        return [input[0], weight[0], (paddedH - spanH) / stride.height + 1, (paddedW - spanW) / stride.width + 1]
+    }
+
+    /// Floats of `Workspace` that `conv2d(…into:workspace:)` needs for these shapes.
+    public static func conv2dWorkspaceCount(input: [Int], weight: [Int], stride: Size2D = 1, padding: Size2D = 0,
+                                            dilation: Size2D = 1) throws -> Int {
+        let out = try conv2dOutputShape(input: input, weight: weight, stride: stride, padding: padding, dilation: dilation)
+        let plane = out[2] * out[3]
+        let depth = weight[1] * weight[2] * weight[3]
+        let group = conv2dImagesPerProduct(batch: input[0], plane: plane)
+        if group > 1 { return (depth + weight[0]) * group * plane }
+        return isPointwise(weight: weight, stride: stride, padding: padding) ? 0 : depth * plane
+    }
+
+    /// How many images share one gemm: small feature maps are batched side by side so the product has
+    /// about 2048 columns (OpenBLAS is much faster on wide products than on 49- or 196-column ones).
+    static func conv2dImagesPerProduct(batch: Int, plane: Int) -> Int {
+        max(1, min(batch, 2048 / max(1, plane)))
+    }
+
+    /// 2-D convolution of NCHW `input` by `weight` (`[Cout, Cin, kh, kw]`) plus `bias` (`[Cout]`), then
+    /// `activation`, as PyTorch's `conv2d` (symmetric zero padding, no groups).
+    public static func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Size2D = 1,
+                              padding: Size2D = 0, dilation: Size2D = 1, activation: Activation = .none) throws -> Tensor {
+        var out = Tensor(zeros: [])
+        let workspace = Workspace()
+        try conv2d(input, weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation,
+                   activation: activation, into: &out, workspace: workspace)
+        return out
+    }
+
+    /// 2-D convolution into `out` (resized as needed), using `workspace` for im2col columns.
+    ///
+    /// A 1x1 kernel with stride 1 and no padding is one gemm per image, `W[Cout, Cin] · X[Cin, H·W]`;
+    /// other kernels unfold each image with `im2col` and multiply `W[Cout, Cin·kh·kw]` by the columns.
+    public static func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Size2D = 1,
+                              padding: Size2D = 0, dilation: Size2D = 1, activation: Activation = .none,
+                              into out: inout Tensor, workspace: Workspace) throws {
+        let op = "conv2d"
+        try requireF32(input, op)
+        try requireF32(weight, op)
+        let shape = try conv2dOutputShape(input: input.shape, weight: weight.shape, stride: stride,
+                                          padding: padding, dilation: dilation)
+        try requireVector(bias, length: weight.shape[0], name: "bias", op)
+        out.prepareOutput(shape: shape)
+        let (batch, inChannels, height, width) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
+        let (outChannels, outHeight, outWidth) = (shape[1], shape[2], shape[3])
+        let kernel = Size2D(weight.shape[2], weight.shape[3])
+        let pointwise = isPointwise(weight: weight.shape, stride: stride, padding: padding)
+        let depth = inChannels * kernel.height * kernel.width
+        let plane = outHeight * outWidth
+        let group = conv2dImagesPerProduct(batch: batch, plane: plane)
+        let scratch = workspace.floats(try conv2dWorkspaceCount(input: input.shape, weight: weight.shape, stride: stride,
+                                                                padding: padding, dilation: dilation))
+        input.withUnsafeFloats { px in
+            weight.withUnsafeFloats { pw in
+                withOptionalFloats(bias) { pb in
+                    out.withUnsafeMutableFloats { po in
+                        guard let x = px.baseAddress, let w = pw.baseAddress, let y = po.baseAddress else { return }
+                        let imageSize = inChannels * height * width
+                        func unfold(_ n: Int, rowStride: Int, into columns: UnsafeMutablePointer<Float>) {
+                            im2col(x + n * imageSize, channels: inChannels, height: height, width: width, kernel: kernel,
+                                   stride: stride, padding: padding, dilation: dilation, outHeight: outHeight,
+                                   outWidth: outWidth, rowStride: rowStride, into: columns)
+                        }
+                        for first in Swift.stride(from: 0, to: batch, by: group) {
+                            let images = min(group, batch - first)
+                            if group == 1 {
+                                // One image: multiply straight into the output, then add bias and activate.
+                                let result = y + first * outChannels * plane
+                                let source: UnsafePointer<Float>
+                                if pointwise {
+                                    source = x + first * imageSize
+                                } else {
+                                    unfold(first, rowStride: plane, into: scratch)
+                                    source = UnsafePointer(scratch)
+                                }
+                                gemm(transposeA: false, transposeB: false, m: outChannels, n: plane, k: depth,
+                                     a: w, lda: depth, b: source, ldb: plane, c: result, ldc: plane)
+                                for c in 0..<outChannels {
+                                    let row = result + c * plane
+                                    biasActivation(row, row, count: plane, bias: pb?[c] ?? 0, activation)
+                                }
+                                continue
+                            }
+                            // Several images side by side: columns [depth, images·plane], product
+                            // [Cout, images·plane], scattered back to NCHW with bias and activation.
+                            let span = images * plane
+                            let columns = scratch
+                            let product = scratch + depth * group * plane
+                            for i in 0..<images { unfold(first + i, rowStride: span, into: columns + i * plane) }
+                            gemm(transposeA: false, transposeB: false, m: outChannels, n: span, k: depth,
+                                 a: w, lda: depth, b: columns, ldb: span, c: product, ldc: span)
+                            for i in 0..<images {
+                                for c in 0..<outChannels {
+                                    biasActivation(product + c * span + i * plane,
+                                                   y + ((first + i) * outChannels + c) * plane,
+                                                   count: plane, bias: pb?[c] ?? 0, activation)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// `dst = activation(src + bias)` over `count` floats (`src` and `dst` may be the same).
+    @inline(__always)
+    static func biasActivation(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, count: Int,
+                               bias: Float, _ activation: Activation) {
+        switch activation {
+        case .relu:
+            for i in 0..<count { let s = src[i] + bias; dst[i] = s < 0 ? 0 : s }
+        default:
+            for i in 0..<count { dst[i] = src[i] + bias }
+            applyRaw(activation, dst, count: count)
+        }
+    }
+
+    static func isPointwise(weight: [Int], stride: Size2D, padding: Size2D) -> Bool {
+        weight[2] == 1 && weight[3] == 1 && stride == 1 && padding == 0
+    }
+}

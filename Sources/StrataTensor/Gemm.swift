@@ -1,0 +1,133 @@
+import CBLAS
+
+extension Kernels {
+    // MARK: BLAS threads
+
+    /// The number of threads OpenBLAS uses for each call (process-wide).
+    public static var blasThreads: Int { Int(openblas_get_num_threads()) }
+
+    /// Sets the number of threads OpenBLAS uses for each call (process-wide; values below 1 mean 1).
+    ///
+    /// Strata runs one encoder worker per core with one BLAS thread each, so it usually sets 1.
+    public static func setBLASThreads(_ count: Int) {
+        openblas_set_num_threads(Int32(clamping: max(1, count)))
+    }
+
+    // MARK: Raw gemm
+
+    /// `C = alpha · op(A) · op(B) + beta · C` on row-major matrices, through `cblas_sgemm`.
+    ///
+    /// `op(A)` is `m × k` and `op(B)` is `k × n`; `A` is stored `m × k` (or `k × m` when `transposeA`)
+    /// with rows `lda` floats apart, likewise `B` with `ldb`, and `C` is `m × n` with rows `ldc` apart.
+    /// When `beta` is 0, `C` is only written, never read. Dimensions are the caller's responsibility.
+    @inlinable
+    public static func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+                            alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
+                            b: UnsafePointer<Float>, ldb: Int,
+                            beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        precondition(m >= 0 && n >= 0 && k >= 0, "gemm: negative dimension")
+        precondition(lda >= max(1, transposeA ? m : k) && ldb >= max(1, transposeB ? k : n) && ldc >= max(1, n),
+                     "gemm: leading dimension too small")
+        if m == 0 || n == 0 { return }
+        cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+
+    /// `batchCount` gemms whose matrices sit at fixed strides (in floats) from `a`, `b` and `c`.
+    ///
+    /// A stride of 0 reuses one matrix for the whole batch (broadcast).
+    @inlinable
+    public static func gemmStridedBatched(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+                                          alpha: Float = 1,
+                                          a: UnsafePointer<Float>, lda: Int, strideA: Int,
+                                          b: UnsafePointer<Float>, ldb: Int, strideB: Int,
+                                          beta: Float = 0,
+                                          c: UnsafeMutablePointer<Float>, ldc: Int, strideC: Int,
+                                          batchCount: Int) {
+        for index in 0..<max(0, batchCount) {
+            gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+                 a: a + index * strideA, lda: lda, b: b + index * strideB, ldb: ldb,
+                 beta: beta, c: c + index * strideC, ldc: ldc)
+        }
+    }
+
+    /// Gemms over arrays of matrix pointers, all with the same dimensions (`a`, `b`, `c` equally long).
+    public static func gemmBatched(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+                                   alpha: Float = 1,
+                                   a: [UnsafePointer<Float>], lda: Int,
+                                   b: [UnsafePointer<Float>], ldb: Int,
+                                   beta: Float = 0,
+                                   c: [UnsafeMutablePointer<Float>], ldc: Int) {
+        precondition(a.count == b.count && b.count == c.count, "gemmBatched: pointer arrays differ in length")
+        for index in c.indices {
+            gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+                 a: a[index], lda: lda, b: b[index], ldb: ldb, beta: beta, c: c[index], ldc: ldc)
+        }
+    }
+
+    // MARK: Tensor products
+
+    /// The product `alpha · op(a) · op(b)` of 2-D or batched 3-D tensors.
+    ///
+    /// `op(a)` is `[M, K]` (`a` is `[K, M]` when `transposeA`), `op(b)` is `[K, N]`; with a leading batch
+    /// dimension on either operand the result is `[batch, M, N]`, and a 2-D operand is shared by every
+    /// batch entry of the other.
+    public static func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false,
+                              alpha: Float = 1) throws -> Tensor {
+        var out = Tensor(zeros: [])
+        try matmul(a, b, transposeA: transposeA, transposeB: transposeB, alpha: alpha, beta: 0, into: &out)
+        return out
+    }
+
+    /// `out = alpha · op(a) · op(b) + beta · out`, shapes as in `matmul(_:_:transposeA:transposeB:alpha:)`.
+    ///
+    /// With `beta == 0`, `out` is resized as needed (`Tensor.prepareOutput(shape:)`); otherwise it must
+    /// already have the result's shape.
+    public static func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false,
+                              alpha: Float = 1, beta: Float, into out: inout Tensor) throws {
+        let op = "matmul"
+        try requireF32(a, op)
+        try requireF32(b, op)
+        guard (2...3).contains(a.rank), (2...3).contains(b.rank) else {
+            throw TensorError.invalidArgument(operation: op, reason: "operands must be 2-D or 3-D, got \(a.shape) and \(b.shape)")
+        }
+        let batchA = a.rank == 3 ? a.shape[0] : 1
+        let batchB = b.rank == 3 ? b.shape[0] : 1
+        guard a.rank == 2 || b.rank == 2 || batchA == batchB else {
+            throw TensorError.shapeMismatch(operation: op, lhs: a.shape, rhs: b.shape)
+        }
+        let batch = max(batchA, batchB)
+        let (rowsA, colsA) = (a.shape[a.rank - 2], a.shape[a.rank - 1])
+        let (rowsB, colsB) = (b.shape[b.rank - 2], b.shape[b.rank - 1])
+        let (m, k) = transposeA ? (colsA, rowsA) : (rowsA, colsA)
+        let (kB, n) = transposeB ? (colsB, rowsB) : (rowsB, colsB)
+        guard k == kB else { throw TensorError.shapeMismatch(operation: op, lhs: a.shape, rhs: b.shape) }
+        let batched = a.rank == 3 || b.rank == 3
+        let shape = batched ? [batch, m, n] : [m, n]
+        if beta == 0 {
+            out.prepareOutput(shape: shape)
+        } else {
+            try requireF32(out, op)
+            guard out.shape == shape else {
+                throw TensorError.invalidArgument(operation: op, reason: "accumulating into shape \(out.shape), result is \(shape)")
+            }
+        }
+        a.withUnsafeFloats { pa in
+            b.withUnsafeFloats { pb in
+                out.withUnsafeMutableFloats { pc in
+                    guard let pa = pa.baseAddress, let pb = pb.baseAddress, let pc = pc.baseAddress else { return }
+                    if a.rank == 3, b.rank == 2, !transposeA {
+                        // The batch folds into the rows of one larger product.
+                        gemm(transposeA: false, transposeB: transposeB, m: batch * m, n: n, k: k, alpha: alpha,
+                             a: pa, lda: max(1, colsA), b: pb, ldb: max(1, colsB), beta: beta, c: pc, ldc: n)
+                        return
+                    }
+                    gemmStridedBatched(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+                                       a: pa, lda: max(1, colsA), strideA: a.rank == 3 ? rowsA * colsA : 0,
+                                       b: pb, ldb: max(1, colsB), strideB: b.rank == 3 ? rowsB * colsB : 0,
+                                       beta: beta, c: pc, ldc: n, strideC: m * n, batchCount: batch)
+                }
+            }
+        }
+    }
+}

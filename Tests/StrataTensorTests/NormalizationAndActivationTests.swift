@@ -1,0 +1,42 @@
+import Testing
+import StrataTensor
+
+@Suite struct NormalizationAndActivationTests {
+    @Test func layerNormOverTheLastDimension() throws {
+        let x = try Fixture.load("ln_x"), w = try Fixture.load("ln_w"), b = try Fixture.load("ln_b")
+        expectMatches(try Kernels.layerNorm(x, weight: w, bias: b, eps: 1e-12), try Fixture.load("ln_y_eps1e-12"), "eps 1e-12")
+        expectMatches(try Kernels.layerNorm(x, weight: nil, bias: nil), try Fixture.load("ln_y_noaffine"), "no affine")
+        var inPlace = x
+        try Kernels.layerNormInPlace(&inPlace, weight: w, bias: b, eps: 1e-6)
+        expectMatches(inPlace, try Fixture.load("ln_y_eps1e-6"), "in place, eps 1e-6")
+        #expect(x.floats != inPlace.floats)  // the original is untouched (copy on write)
+        #expect(throws: TensorError.self) { try Kernels.layerNorm(x, weight: try Fixture.load("linear_b"), bias: nil) }
+    }
+
+    @Test func activations() throws {
+        let x = try Fixture.load("act_x")
+        expectMatches(try Kernels.gelu(x), try Fixture.load("act_gelu"), "gelu")
+        expectMatches(try Kernels.tanh(x), try Fixture.load("act_tanh"), "tanh")
+        expectMatches(try Kernels.relu(x), try Fixture.load("act_relu"), "relu")
+    }
+
+    @Test func residualAndBiasAdds() throws {
+        let x = try Fixture.load("act_x")
+        var sum = x
+        try Kernels.addInPlace(&sum, x, activation: .relu)
+        #expect(sum.floats == x.floats.map { max(2 * $0, 0) })
+        let bias = try Tensor(shape: [64], floats: (0..<64).map { Float($0) })
+        let biased = try Kernels.addBias(x, bias).floats
+        #expect(biased[64 + 5] == x.floats[64 + 5] + 5)
+        var image = Tensor(zeros: [2, 3, 2, 2])
+        try Kernels.addChannelBiasInPlace(&image, try Tensor(shape: [3], floats: [1, 2, 3]))
+        #expect(image.floats == [1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3])
+        #expect(throws: TensorError.self) { try Kernels.add(x, bias) }
+    }
+
+    @Test func softmaxIsStableOnLargeLogits() throws {
+        expectMatches(try Kernels.softmax(try Fixture.load("softmax_x")), try Fixture.load("softmax_y"), "softmax")
+        let masked = try Tensor(shape: [2, 3], floats: [-.infinity, -.infinity, -.infinity, 0, -.infinity, 0])
+        #expect(try Kernels.softmax(masked).floats == [0, 0, 0, 0.5, 0, 0.5])
+    }
+}
