@@ -59,7 +59,8 @@ enum GemmBench {
         if arguments.contains("--strata-conv-only") {
             // Strata's conv timings alone (for profiling), 1 thread.
             Kernels.setBLASThreads(1)
-            for shape in convShapes {
+            let only = arguments.filter { !$0.hasPrefix("--") }
+            for shape in convShapes where only.isEmpty || only.contains(where: shape.name.contains) {
                 print(shape.name, String(format: "%.2f ms", try timeConv(shape, budget: 1) * 1e3))
             }
             return
