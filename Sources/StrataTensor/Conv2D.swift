@@ -38,10 +38,11 @@ extension Kernels {
         return isPointwise(weight: weight, stride: stride, padding: padding) ? 0 : depth * plane
     }
 
-    /// How many images share one gemm: small feature maps are batched side by side so the product has
-    /// about 2048 columns (OpenBLAS is much faster on wide products than on 49- or 196-column ones).
+    /// How many images share one gemm: maps of fewer than 128 positions (ResNet's 7x7 stage) are unfolded
+    /// side by side up to about 1024 columns, because OpenBLAS is much slower on a 49-column product;
+    /// from 14x14 up, one image per product measured faster (less scratch memory to stream).
     static func conv2dImagesPerProduct(batch: Int, plane: Int) -> Int {
-        max(1, min(batch, 2048 / max(1, plane)))
+        plane >= 128 ? 1 : max(1, min(batch, 1024 / max(1, plane)))
     }
 
     /// 2-D convolution of NCHW `input` by `weight` (`[Cout, Cin, kh, kw]`) plus `bias` (`[Cout]`), then
@@ -59,7 +60,7 @@ extension Kernels {
     ///
     /// A 1x1 kernel with stride 1 and no padding multiplies `W[Cout, Cin]` by the input directly; other
     /// kernels unfold images with `im2col` and multiply `W[Cout, Cin·kh·kw]` by the columns. Feature maps
-    /// under 2048 positions are unfolded several images side by side so one wider gemm serves them all.
+    /// under 128 positions are unfolded several images side by side so one wider gemm serves them all.
     /// Bias and activation are applied in one pass over the product.
     public static func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Size2D = 1,
                               padding: Size2D = 0, dilation: Size2D = 1, activation: Activation = .none,

@@ -22,16 +22,15 @@ enum GemmBench {
     }
 
     /// Conv gemms are `W[Cout, Cin·k·k] · columns[Cin·k·k, images·Hout·Wout]`, as `conv2d` runs them at batch
-    /// 8: one image per product for maps of 2048 positions or more (56x56, 112x112), otherwise
-    /// `2048 / positions` images side by side (2 at 28x28, all 8 at 14x14 and 7x7).
+    /// 8: one image per product down to 14x14 maps, all 8 images side by side at 7x7.
     static let gemmShapes: [GemmShape] = [
         GemmShape(name: "r50 stem 7x7/2 (64x12544x147)", m: 64, n: 12544, k: 147, transB: false, batch: 1),
         GemmShape(name: "r50 l1 3x3 (64x3136x576)", m: 64, n: 3136, k: 576, transB: false, batch: 1),
         GemmShape(name: "r50 l1 1x1 64>256 (256x3136x64)", m: 256, n: 3136, k: 64, transB: false, batch: 1),
         GemmShape(name: "r50 l1 1x1 256>64 (64x3136x256)", m: 64, n: 3136, k: 256, transB: false, batch: 1),
-        GemmShape(name: "r50 l2 3x3 (128x1568x1152)", m: 128, n: 1568, k: 1152, transB: false, batch: 1),
-        GemmShape(name: "r50 l3 3x3 (256x1568x2304)", m: 256, n: 1568, k: 2304, transB: false, batch: 1),
-        GemmShape(name: "r50 l3 1x1 256>1024 (1024x1568x256)", m: 1024, n: 1568, k: 256, transB: false, batch: 1),
+        GemmShape(name: "r50 l2 3x3 (128x784x1152)", m: 128, n: 784, k: 1152, transB: false, batch: 1),
+        GemmShape(name: "r50 l3 3x3 (256x196x2304)", m: 256, n: 196, k: 2304, transB: false, batch: 1),
+        GemmShape(name: "r50 l3 1x1 256>1024 (1024x196x256)", m: 1024, n: 196, k: 256, transB: false, batch: 1),
         GemmShape(name: "r50 l4 3x3 (512x392x4608)", m: 512, n: 392, k: 4608, transB: false, batch: 1),
         GemmShape(name: "r50 l4 1x1 2048>512 (512x392x2048)", m: 512, n: 392, k: 2048, transB: false, batch: 1),
         GemmShape(name: "vit qkv [1576,768]x[768,2304]", m: 1576, n: 2304, k: 768, transB: true, batch: 1),
