@@ -32,7 +32,9 @@ extension Kernels {
     /// masked keys. Returns `[B, Lq, H·D]` with the heads merged back in the same order.
     ///
     /// A query whose keys are all masked attends to nothing: its output row is all zeros (as PyTorch's
-    /// `scaled_dot_product_attention`, never NaN).
+    /// `scaled_dot_product_attention`, never NaN). Hugging Face's BERT adds `finfo.min` instead of -inf
+    /// and would average all values in that case; with at least one attended key (BERT always attends
+    /// to `[CLS]`) both agree, since masked keys get exactly zero weight either way.
     public static func attention(query: Tensor, key: Tensor, value: Tensor, heads: Int, keyMask: KeyMask? = nil,
                                  scale: Float? = nil) throws -> Tensor {
         var out = Tensor(zeros: [])

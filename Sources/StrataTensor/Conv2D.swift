@@ -38,10 +38,11 @@ extension Kernels {
         return isPointwise(weight: weight, stride: stride, padding: padding) ? 0 : depth * plane
     }
 
-    /// How many images share one gemm: small feature maps are batched side by side so the product has
-    /// about 2048 columns (OpenBLAS is much faster on wide products than on 49- or 196-column ones).
+    /// How many images share one gemm: maps of fewer than 128 positions (ResNet's 7x7 stage) are unfolded
+    /// side by side up to about 1024 columns, because OpenBLAS is much slower on a 49-column product;
+    /// from 14x14 up, one image per product measured faster (less scratch memory to stream).
     static func conv2dImagesPerProduct(batch: Int, plane: Int) -> Int {
-        max(1, min(batch, 2048 / max(1, plane)))
+        plane >= 128 ? 1 : max(1, min(batch, 1024 / max(1, plane)))
     }
 
     /// 2-D convolution of NCHW `input` by `weight` (`[Cout, Cin, kh, kw]`) plus `bias` (`[Cout]`), then
@@ -57,8 +58,10 @@ extension Kernels {
 
     /// 2-D convolution into `out` (resized as needed), using `workspace` for im2col columns.
     ///
-    /// A 1x1 kernel with stride 1 and no padding is one gemm per image, `W[Cout, Cin] · X[Cin, H·W]`;
-    /// other kernels unfold each image with `im2col` and multiply `W[Cout, Cin·kh·kw]` by the columns.
+    /// A 1x1 kernel with stride 1 and no padding multiplies `W[Cout, Cin]` by the input directly; other
+    /// kernels unfold images with `im2col` and multiply `W[Cout, Cin·kh·kw]` by the columns. Feature maps
+    /// under 128 positions are unfolded several images side by side so one wider gemm serves them all.
+    /// Bias and activation are applied in one pass over the product.
     public static func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Size2D = 1,
                               padding: Size2D = 0, dilation: Size2D = 1, activation: Activation = .none,
                               into out: inout Tensor, workspace: Workspace) throws {
@@ -69,13 +72,10 @@ extension Kernels {
                                           padding: padding, dilation: dilation)
         try requireVector(bias, length: weight.shape[0], name: "bias", op)
         out.prepareOutput(shape: shape)
-        let (batch, inChannels, height, width) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
-        let (outChannels, outHeight, outWidth) = (shape[1], shape[2], shape[3])
-        let kernel = Size2D(weight.shape[2], weight.shape[3])
-        let pointwise = isPointwise(weight: weight.shape, stride: stride, padding: padding)
-        let depth = inChannels * kernel.height * kernel.width
-        let plane = outHeight * outWidth
-        let group = conv2dImagesPerProduct(batch: batch, plane: plane)
+        let geometry = ConvGeometry(batch: input.shape[0], inChannels: input.shape[1], height: input.shape[2],
+                                    width: input.shape[3], outChannels: shape[1], outHeight: shape[2],
+                                    outWidth: shape[3], kernel: Size2D(weight.shape[2], weight.shape[3]),
+                                    stride: stride, padding: padding, dilation: dilation)
         let scratch = workspace.floats(try conv2dWorkspaceCount(input: input.shape, weight: weight.shape, stride: stride,
                                                                 padding: padding, dilation: dilation))
         input.withUnsafeFloats { px in
@@ -83,49 +83,64 @@ extension Kernels {
                 withOptionalFloats(bias) { pb in
                     out.withUnsafeMutableFloats { po in
                         guard let x = px.baseAddress, let w = pw.baseAddress, let y = po.baseAddress else { return }
-                        let imageSize = inChannels * height * width
-                        func unfold(_ n: Int, rowStride: Int, into columns: UnsafeMutablePointer<Float>) {
-                            im2col(x + n * imageSize, channels: inChannels, height: height, width: width, kernel: kernel,
-                                   stride: stride, padding: padding, dilation: dilation, outHeight: outHeight,
-                                   outWidth: outWidth, rowStride: rowStride, into: columns)
-                        }
-                        for first in Swift.stride(from: 0, to: batch, by: group) {
-                            let images = min(group, batch - first)
-                            if group == 1 {
-                                // One image: multiply straight into the output, then add bias and activate.
-                                let result = y + first * outChannels * plane
-                                let source: UnsafePointer<Float>
-                                if pointwise {
-                                    source = x + first * imageSize
-                                } else {
-                                    unfold(first, rowStride: plane, into: scratch)
-                                    source = UnsafePointer(scratch)
-                                }
-                                gemm(transposeA: false, transposeB: false, m: outChannels, n: plane, k: depth,
-                                     a: w, lda: depth, b: source, ldb: plane, c: result, ldc: plane)
-                                for c in 0..<outChannels {
-                                    let row = result + c * plane
-                                    biasActivation(row, row, count: plane, bias: pb?[c] ?? 0, activation)
-                                }
-                                continue
-                            }
-                            // Several images side by side: columns [depth, images·plane], product
-                            // [Cout, images·plane], scattered back to NCHW with bias and activation.
-                            let span = images * plane
-                            let columns = scratch
-                            let product = scratch + depth * group * plane
-                            for i in 0..<images { unfold(first + i, rowStride: span, into: columns + i * plane) }
-                            gemm(transposeA: false, transposeB: false, m: outChannels, n: span, k: depth,
-                                 a: w, lda: depth, b: columns, ldb: span, c: product, ldc: span)
-                            for i in 0..<images {
-                                for c in 0..<outChannels {
-                                    biasActivation(product + c * span + i * plane,
-                                                   y + ((first + i) * outChannels + c) * plane,
-                                                   count: plane, bias: pb?[c] ?? 0, activation)
-                                }
-                            }
-                        }
+                        conv2dRaw(x, weight: w, bias: pb, geometry, activation: activation, out: y, scratch: scratch)
                     }
+                }
+            }
+        }
+    }
+
+    /// The sizes of one convolution call.
+    struct ConvGeometry {
+        let batch, inChannels, height, width, outChannels, outHeight, outWidth: Int
+        let kernel, stride, padding, dilation: Size2D
+        var plane: Int { outHeight * outWidth }
+        var depth: Int { inChannels * kernel.height * kernel.width }
+        var imageSize: Int { inChannels * height * width }
+    }
+
+    /// The convolution loop; `scratch` holds `conv2dWorkspaceCount` floats.
+    static func conv2dRaw(_ x: UnsafePointer<Float>, weight w: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                          _ g: ConvGeometry, activation: Activation, out y: UnsafeMutablePointer<Float>,
+                          scratch: UnsafeMutablePointer<Float>) {
+        let (plane, depth, outChannels) = (g.plane, g.depth, g.outChannels)
+        let pointwise = g.kernel == 1 && g.stride == 1 && g.padding == 0
+        let group = conv2dImagesPerProduct(batch: g.batch, plane: plane)
+        func unfold(_ n: Int, rowStride: Int, into columns: UnsafeMutablePointer<Float>) {
+            im2col(x + n * g.imageSize, channels: g.inChannels, height: g.height, width: g.width, kernel: g.kernel,
+                   stride: g.stride, padding: g.padding, dilation: g.dilation, outHeight: g.outHeight,
+                   outWidth: g.outWidth, rowStride: rowStride, into: columns)
+        }
+        for first in Swift.stride(from: 0, to: g.batch, by: group) {
+            if group == 1 {
+                // One image: multiply straight into the output, then add bias and activate in place.
+                let result = y + first * outChannels * plane
+                var source = x + first * g.imageSize
+                if !pointwise {
+                    unfold(first, rowStride: plane, into: scratch)
+                    source = UnsafePointer(scratch)
+                }
+                gemm(transposeA: false, transposeB: false, m: outChannels, n: plane, k: depth,
+                     a: w, lda: depth, b: source, ldb: plane, c: result, ldc: plane)
+                for c in 0..<outChannels {
+                    let row = result + c * plane
+                    biasActivation(row, row, count: plane, bias: bias?[c] ?? 0, activation)
+                }
+                continue
+            }
+            // Several images side by side: columns [depth, images·plane] and product [Cout, images·plane],
+            // scattered back to NCHW with bias and activation.
+            let images = min(group, g.batch - first)
+            let span = images * plane
+            let columns = scratch
+            let product = scratch + depth * group * plane
+            for i in 0..<images { unfold(first + i, rowStride: span, into: columns + i * plane) }
+            gemm(transposeA: false, transposeB: false, m: outChannels, n: span, k: depth,
+                 a: w, lda: depth, b: columns, ldb: span, c: product, ldc: span)
+            for i in 0..<images {
+                for c in 0..<outChannels {
+                    biasActivation(product + c * span + i * plane, y + ((first + i) * outChannels + c) * plane,
+                                   count: plane, bias: bias?[c] ?? 0, activation)
                 }
             }
         }

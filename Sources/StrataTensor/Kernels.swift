@@ -28,7 +28,7 @@
 /// Convolution (`Conv2D.swift`, `Im2Col.swift`, `BatchNormFolding.swift`)
 /// - `conv2d(_:weight:bias:stride:padding:dilation:activation:)` / `conv2d(…into:workspace:)`: NCHW
 ///   convolution; 1x1 stride-1 unpadded kernels multiply the input directly, others go through im2col;
-///   small feature maps of several images share one gemm; bias and activation are fused into one pass.
+///   feature maps under 128 positions of several images share one gemm; bias and activation are fused into one pass.
 /// - `conv2dOutputShape(input:weight:stride:padding:dilation:)`, `conv2dWorkspaceCount(…)`.
 /// - `im2col(_:channels:height:width:kernel:stride:padding:dilation:outHeight:outWidth:rowStride:into:)`:
 ///   the raw column unfolding of one image.
