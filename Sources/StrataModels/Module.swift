@@ -1,2 +1,0 @@
-/// Module StrataModels: see README.md for its job.
-public enum StrataModelsModule {}
