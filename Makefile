@@ -11,7 +11,7 @@ build: setup
 	$(SWIFT) build $(RELEASE)
 
 demo: build
-	$(SWIFT) run $(RELEASE) strata --version
+	$(SWIFT) run $(RELEASE) strata demo
 
 test: setup
 	$(SWIFT) test $(RELEASE) -Xswiftc -enable-testing

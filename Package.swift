@@ -48,7 +48,8 @@ let package = Package(
         // Benchmarks against the Python peers: `bench/run NAME`.
         .executableTarget(
             name: "strata-bench",
-            dependencies: ["StrataTensor", "StrataImage", "StrataText", "StrataModels", "StrataCache", "StrataTrain", "StrataTestSupport"],
+            dependencies: ["StrataTensor", "StrataImage", "StrataText", "StrataModels", "StrataCache", "StrataTrain", "StrataTestSupport",
+                           "StrataPipeline"],
             path: "bench/StrataBench"
         ),
 

@@ -65,10 +65,12 @@ public struct Manifest: Codable, Equatable, Sendable {
 
     /// How images were turned into encoder input.
     public struct Preprocessing: Codable, Equatable, Sendable {
-        /// Shorter side after resizing, in pixels.
-        public var resize: Int
-        /// Center crop as [height, width].
-        public var crop: [Int]
+        /// torchvision `Resize(n)`: the shorter side after resizing, in pixels (nil with `resizeTo`).
+        public var resize: Int?
+        /// torchvision `Resize((h, w))`: the exact size [height, width] (nil with `resize`).
+        public var resizeTo: [Int]?
+        /// Center crop as [height, width], or nil for none.
+        public var crop: [Int]?
         /// Resampling filter, e.g. `bilinear` or `bicubic`.
         public var interpolation: String
         /// Per-channel mean subtracted after scaling to [0, 1].
@@ -78,14 +80,26 @@ public struct Manifest: Codable, Equatable, Sendable {
         /// `exact` (Pillow + torchvision identical) or `fast`.
         public var mode: String
 
-        /// Describes the preprocessing.
-        public init(resize: Int, crop: [Int], interpolation: String, mean: [Double], std: [Double], mode: String) {
+        /// Describes the preprocessing: `resize` (shorter side) or `resizeTo` ([height, width]), then
+        /// an optional center `crop`.
+        public init(resize: Int?, resizeTo: [Int]? = nil, crop: [Int]?, interpolation: String, mean: [Double],
+                    std: [Double], mode: String) {
             self.resize = resize
+            self.resizeTo = resizeTo
             self.crop = crop
             self.interpolation = interpolation
             self.mean = mean
             self.std = std
             self.mode = mode
+        }
+
+        /// `Resize(256)`, `Resize((224, 224))`, then `CenterCrop(224x224)` when there is one.
+        public var summary: String {
+            var parts: [String] = []
+            if let resize { parts.append("Resize(\(resize))") }
+            if let resizeTo, resizeTo.count == 2 { parts.append("Resize((\(resizeTo[0]), \(resizeTo[1])))") }
+            if let crop, crop.count == 2 { parts.append("CenterCrop(\(crop[0])x\(crop[1]))") }
+            return parts.joined(separator: ", ")
         }
     }
 

@@ -86,6 +86,8 @@ public struct PipelineConfig: Sendable, Equatable {
     public var batch: Batch
     public var workers: Workers
     public var cache: URL
+    /// The folder relative paths of the file resolve against.
+    public internal(set) var baseDirectory = URL(fileURLWithPath: "/")
     /// The file as written, kept in the manifest.
     public var sourceText: String
     /// The parsed document with its defaults left out, as sorted-key JSON: what identifies the build.
@@ -125,7 +127,9 @@ public struct PipelineConfig: Sendable, Equatable {
             throw PipelineError.invalidValue(file: file, key: "", reason: "must be a mapping")
         }
         var reader = DocumentReader(root: root, file: file, base: baseDirectory)
-        return try reader.config(sourceText: text)
+        var config = try reader.config(sourceText: text)
+        config.baseDirectory = baseDirectory
+        return config
     }
 }
 

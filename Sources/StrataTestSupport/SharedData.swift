@@ -68,3 +68,31 @@ public enum Conformance {
         return maxAbsDifference(actual.floats, ref) <= tolerance(reference: ref, relative: relative)
     }
 }
+
+/// Programs built beside the test bundle.
+public enum BuiltProducts {
+    /// Raised when a product was not built beside the tests.
+    public struct NotBuilt: Error, CustomStringConvertible {
+        /// What was looked for, and where.
+        public let description: String
+    }
+
+    /// The `strata` executable built beside the test bundle (the products directory).
+    public static func strata() throws -> URL {
+        var starts = [Bundle.main.bundleURL, URL(fileURLWithPath: CommandLine.arguments[0])]
+        if let executable = Bundle.main.executableURL { starts.append(executable) }
+        for start in starts {
+            var directory = start.deletingLastPathComponent()
+            for _ in 0..<4 {
+                let candidate = directory.appendingPathComponent("strata")
+                var isDirectory: ObjCBool = false
+                if FileManager.default.fileExists(atPath: candidate.path, isDirectory: &isDirectory), !isDirectory.boolValue,
+                   FileManager.default.isExecutableFile(atPath: candidate.path) {
+                    return candidate
+                }
+                directory = directory.deletingLastPathComponent()
+            }
+        }
+        throw NotBuilt(description: "the built strata binary was not found next to the test bundle (\(starts.map(\.path)))")
+    }
+}

@@ -32,7 +32,7 @@ struct InspectCommand: ParsableCommand {
             print("  encoder \(encoder.name): \(encoder.architecture) \(encoder.checkpoint), weights sha256 \(encoder.weightsSHA256)")
         }
         if let p = manifest.preprocessing {
-            print("  preprocessing: resize \(p.resize), crop \(p.crop.map(String.init).joined(separator: "x")), \(p.interpolation), mean \(p.mean), std \(p.std), \(p.mode) mode")
+            print("  preprocessing: \(p.summary), \(p.interpolation), mean \(p.mean), std \(p.std), \(p.mode) mode")
         }
         if let t = manifest.tokenizer {
             print("  tokenizer: \(t.kind), \(t.vocabSize) tokens (vocab sha256 \(t.vocabSHA256)), lowercase \(t.lowercase), max length \(t.maxLength)")

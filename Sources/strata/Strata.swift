@@ -17,6 +17,8 @@ struct Strata: ParsableCommand {
             ExportCommand.self,
             SyntheticCacheCommand.self,
             ForkProbeCommand.self,
+            BuildCommand.self,
+            DemoCommand.self,
         ]
     )
 }

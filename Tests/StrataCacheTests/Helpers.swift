@@ -8,23 +8,9 @@ enum Programs {
         let description: String
     }
 
-    /// The `strata` executable built beside the test bundle (the products directory).
+    /// The `strata` executable built beside the test bundle.
     static func strata() throws -> URL {
-        var starts = [Bundle.main.bundleURL, URL(fileURLWithPath: CommandLine.arguments[0])]
-        if let executable = Bundle.main.executableURL { starts.append(executable) }
-        for start in starts {
-            var directory = start.deletingLastPathComponent()
-            for _ in 0..<4 {
-                let candidate = directory.appendingPathComponent("strata")
-                var isDirectory: ObjCBool = false
-                if FileManager.default.fileExists(atPath: candidate.path, isDirectory: &isDirectory), !isDirectory.boolValue,
-                   FileManager.default.isExecutableFile(atPath: candidate.path) {
-                    return candidate
-                }
-                directory = directory.deletingLastPathComponent()
-            }
-        }
-        throw Failure(description: "the built strata binary was not found next to the test bundle (\(starts.map(\.path)))")
+        try BuiltProducts.strata()
     }
 
     /// Runs `executable` to completion; returns its status and standard output.

@@ -1,0 +1,244 @@
+import Foundation
+import StrataCache
+import StrataImage
+import StrataModels
+import StrataTensor
+import StrataText
+
+/// How a build runs, beyond what its pipeline file says.
+public struct BuildOptions: Sendable {
+    /// Writes here instead of the pipeline's `output.cache`.
+    public var cache: URL?
+    /// Replaces the image encoder's checkpoint.
+    public var imageCheckpoint: URL?
+    /// Replaces the text encoder's checkpoint.
+    public var textCheckpoint: URL?
+    /// Draws weights from the encoder's seed when its checkpoint does not exist (instead of failing).
+    public var seedMissingCheckpoints = false
+    /// A progress bar on a terminal, log lines otherwise; nil prints no progress.
+    public var progress: ProgressStyle? = .log
+    /// Raised to stop after the transaction being written.
+    public var stop = StopFlag()
+    /// Where progress and notices go (standard error by default).
+    public var log: @Sendable (String) -> Void = { FileHandle.standardError.write(Data($0.utf8)) }
+
+    /// How progress is shown.
+    public enum ProgressStyle: Sendable {
+        /// A bar redrawn in place.
+        case bar
+        /// A `progress key=value` line every few seconds.
+        case log
+    }
+
+    /// Default options.
+    public init() {}
+}
+
+/// Runs a pipeline: reads the dataset, decodes and tokenizes in worker stages, encodes, and writes
+/// one cache transaction per shard, resuming after the shards a previous run committed.
+public final class BuildRunner {
+    private let config: PipelineConfig
+    private let provider: EncoderProvider
+    private let options: BuildOptions
+
+    /// A runner for `config` with encoders from `provider`.
+    public init(config: PipelineConfig, provider: EncoderProvider, options: BuildOptions = BuildOptions()) {
+        self.config = config
+        self.provider = provider
+        self.options = options
+    }
+
+    /// The cache directory this build writes.
+    public var cacheURL: URL { options.cache ?? config.cache }
+
+    /// Builds (or resumes) the cache and returns what was done.
+    public func run() throws -> BuildSummary {
+        let started = DispatchTime.now().uptimeNanoseconds
+        let plan = try BuildPlan.make(config)
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("strata-seeded-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+
+        var imageEncoder = config.imageEncoder
+        if let override = options.imageCheckpoint { imageEncoder?.checkpoint = override }
+        var textEncoder = config.textEncoder
+        if let override = options.textCheckpoint { textEncoder?.checkpoint = override }
+
+        let imageSide = try imageEncoder.map { try ImageSide(encoder: $0, config: config, options: options, provider: provider, scratch: scratch) }
+        let tokenizer = try config.tokenizer.path.map(BuildRunner.loadTokenizer)
+        let textSide = try textEncoder.map { encoder -> TextSide in
+            guard let tokenizer else { throw PipelineError.buildFailed(reason: "encoders.text needs a tokenizer (tokenizer.path or a checkpoint folder with vocab.txt)") }
+            return try TextSide(encoder: encoder, tokenizer: tokenizer, options: options, provider: provider, scratch: scratch)
+        }
+        for side in [imageSide?.weights, textSide?.weights].compactMap({ $0 }) where side.seeded {
+            options.log("note: \(side.manifestEntry.name) has no checkpoint at hand; its weights are drawn from seed "
+                        + "\(side.manifestEntry.checkpoint.prefix(while: { $0 != " " }).dropFirst("seeded:".count)): features are "
+                        + "deterministic but not those of a trained model\n")
+        }
+
+        var manifest = Manifest(pipeline: config.sourceText,
+                                encoders: [imageSide?.weights.manifestEntry, textSide?.weights.manifestEntry].compactMap { $0 },
+                                preprocessing: imageSide.map { _ in BuildRunner.preprocessing(config.preprocess) },
+                                tokenizer: try tokenizer.map { try BuildRunner.tokenizerEntry($0, config: config) },
+                                columns: (imageSide?.levels ?? []).map(\.column) + (textSide?.levels ?? []).map(\.column))
+        manifest.pipeline = try storedPipeline(orRefuse: manifest.pipeline)
+
+        let writer = try CacheWriter(path: cacheURL.path, manifest: manifest)
+        defer { writer.close() }
+        let firstShard = writer.committedBatches
+        let alreadyImages = plan.shards.prefix(firstShard).reduce(0) { $0 + $1.images.count }
+        let alreadyCaptions = plan.shards.prefix(firstShard).reduce(0) { $0 + $1.captions.count }
+
+        let stages = StageGraph(plan: plan, config: config, options: options, imageSide: imageSide, textSide: textSide,
+                                 tokenizer: tokenizer, firstShard: firstShard)
+        var progress: BuildProgress?
+        if let style = options.progress, firstShard < plan.shards.count {
+            progress = BuildProgress(totals: [(name: "images", total: plan.imageCount, alreadyDone: alreadyImages),
+                                              (name: "captions", total: plan.captionCount, alreadyDone: alreadyCaptions)],
+                                     interactive: style == .bar, write: options.log)
+            progress?.start()
+        }
+        let outcome = try stages.run(writer: writer, progress: progress)
+        progress?.stop()
+
+        let reader = try CacheReader(path: cacheURL.path)
+        let failures = try reader.failures()
+        return BuildSummary(cache: cacheURL.path, plan: plan, firstShard: firstShard, committedShards: outcome.committedShards,
+                            stoppedEarly: outcome.committedShards < plan.shards.count,
+                            seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9,
+                            stages: stages.metrics, failures: failures, manifest: reader.manifest,
+                            seededEncoders: [imageSide?.weights, textSide?.weights].compactMap { $0 }.filter(\.seeded).map(\.manifestEntry.name),
+                            problems: plan.problems)
+    }
+
+    /// The pipeline text to store: the one already in the cache when the pipeline differs from it only
+    /// in keys that cannot change what is written; refuses a cache built from a different pipeline.
+    private func storedPipeline(orRefuse current: String) throws -> String {
+        let data = cacheURL.appendingPathComponent("data.mdb")
+        guard FileManager.default.fileExists(atPath: data.path) else { return current }
+        let existing: Manifest
+        do {
+            existing = try CacheReader(path: cacheURL.path).manifest
+        } catch CacheError.manifestMissing {
+            return current
+        }
+        if existing.pipeline == current { return current }
+        let stored = try? PipelineConfig.parse(existing.pipeline, file: "\(cacheURL.path) (stored pipeline)", baseDirectory: config.baseDirectory)
+        let changes = PipelineChanges.between(stored: stored?.document ?? ["pipeline": existing.pipeline], current: config.document)
+        guard changes.isEmpty else { throw PipelineError.pipelineChanged(cache: cacheURL.path, changes: changes) }
+        return existing.pipeline
+    }
+
+    /// torchvision's transform as the preprocessor runs it.
+    static func preprocessOptions(_ preprocess: PipelineConfig.Preprocess) throws -> PreprocessOptions {
+        let resize: PreprocessOptions.Resize
+        switch preprocess.resize {
+        case let .shorter(side): resize = .shorterSide(side)
+        case let .size(height, width): resize = .size(ImageSize(width: width, height: height))
+        }
+        guard let interpolation = Interpolation(rawValue: preprocess.interpolation),
+              let mode = PreprocessOptions.Mode(rawValue: preprocess.mode) else {
+            throw PipelineError.buildFailed(reason: "preprocess: unknown interpolation '\(preprocess.interpolation)' or mode '\(preprocess.mode)'")
+        }
+        let crop = preprocess.crop.flatMap { $0.count == 2 ? ImageSize(width: $0[1], height: $0[0]) : nil }
+        let options = PreprocessOptions(resize: resize, crop: crop, interpolation: interpolation, mode: mode,
+                                        decode: DecodeOptions(exifTranspose: preprocess.exifTranspose, maxPixels: preprocess.maxPixels),
+                                        mean: preprocess.mean, std: preprocess.std)
+        try options.validate()
+        return options
+    }
+
+    /// The encoder input size [height, width], which must not depend on the image.
+    static func inputSize(_ preprocess: PipelineConfig.Preprocess) throws -> (height: Int, width: Int) {
+        if let crop = preprocess.crop, crop.count == 2 { return (crop[0], crop[1]) }
+        if case let .size(height, width) = preprocess.resize { return (height, width) }
+        throw PipelineError.buildFailed(reason: "preprocess: images must come out one size to be batched; set crop, or resize to [height, width]")
+    }
+
+    static func preprocessing(_ preprocess: PipelineConfig.Preprocess) -> Manifest.Preprocessing {
+        var shorter: Int?, exact: [Int]?
+        switch preprocess.resize {
+        case let .shorter(side): shorter = side
+        case let .size(height, width): exact = [height, width]
+        }
+        return Manifest.Preprocessing(resize: shorter, resizeTo: exact, crop: preprocess.crop, interpolation: preprocess.interpolation,
+                                      mean: preprocess.mean.map { Double($0) }, std: preprocess.std.map { Double($0) },
+                                      mode: preprocess.mode)
+    }
+
+    /// A tokenizer from a checkpoint folder or a `vocab.txt` file.
+    static func loadTokenizer(_ url: URL) throws -> BertTokenizer {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
+            throw PipelineError.buildFailed(reason: "tokenizer \(url.path) does not exist")
+        }
+        do {
+            if isDirectory.boolValue { return try BertTokenizer(directory: url) }
+            return try BertTokenizer(vocabulary: try Vocabulary.load(vocabTxt: url), source: url.path)
+        } catch {
+            throw PipelineError.buildFailed(reason: "\(error)")
+        }
+    }
+
+    static func tokenizerEntry(_ tokenizer: BertTokenizer, config: PipelineConfig) throws -> Manifest.Tokenizer {
+        var vocabulary = config.tokenizer.path ?? URL(fileURLWithPath: "/")
+        for name in ["tokenizer.json", "vocab.txt"] where FileManager.default.fileExists(atPath: vocabulary.appendingPathComponent(name).path) {
+            vocabulary = vocabulary.appendingPathComponent(name)
+            break
+        }
+        return Manifest.Tokenizer(kind: "bert-wordpiece", vocabSHA256: try SHA256.hex(ofFileAt: vocabulary),
+                                  vocabSize: tokenizer.vocabulary.count, lowercase: tokenizer.configuration.normalizer.lowercase,
+                                  maxLength: config.tokenizer.maxLength)
+    }
+}
+
+/// The image encoder of a build: its weights, its levels and a way to make one encoder per worker.
+struct ImageSide {
+    let weights: ResolvedWeights
+    let levels: [PlannedLevel]
+    let preprocess: PreprocessOptions
+    let inputSize: (height: Int, width: Int)
+    /// The encoder the probe loaded, handed to the first worker.
+    let first: any ImageEncoder
+    let load: () throws -> any ImageEncoder
+
+    init(encoder: PipelineConfig.Encoder, config: PipelineConfig, options: BuildOptions, provider: EncoderProvider, scratch: URL) throws {
+        weights = try ResolvedWeights.resolve(encoder, seedMissing: options.seedMissingCheckpoints, scratch: scratch)
+        preprocess = try BuildRunner.preprocessOptions(config.preprocess)
+        inputSize = try BuildRunner.inputSize(config.preprocess)
+        let checkpoint = weights.checkpoint
+        let load = { () throws -> any ImageEncoder in try provider.image(encoder.model, checkpoint) }
+        self.load = load
+        first = try load()
+        let pyramid = LevelMapping.pyramidLevels(encoder.levels)
+        try first.validate(levels: pyramid)
+        let probe = try first.encode(pixels: Tensor(zeros: [1, 3, inputSize.height, inputSize.width]), levels: pyramid)
+        levels = try LevelMapping.plan(encoder.levels, modality: .image, model: encoder.model,
+                                       sampleShapes: probe.map { Array($0.shape.dropFirst()) },
+                                       perToken: probe.map { _ in false })
+    }
+}
+
+/// The text encoder of a build.
+struct TextSide {
+    let weights: ResolvedWeights
+    let levels: [PlannedLevel]
+    let first: any TextEncoder
+    let load: () throws -> any TextEncoder
+
+    init(encoder: PipelineConfig.Encoder, tokenizer: BertTokenizer, options: BuildOptions, provider: EncoderProvider, scratch: URL) throws {
+        weights = try ResolvedWeights.resolve(encoder, seedMissing: options.seedMissingCheckpoints, scratch: scratch)
+        let checkpoint = weights.checkpoint
+        let load = { () throws -> any TextEncoder in try provider.text(encoder.model, checkpoint) }
+        self.load = load
+        first = try load()
+        let pyramid = LevelMapping.pyramidLevels(encoder.levels)
+        try first.validate(levels: pyramid)
+        let ids = try Tensor(shape: [1, 2], int32s: [tokenizer.classifierId, tokenizer.separatorId])
+        let mask = try Tensor(shape: [1, 2], int32s: [1, 1])
+        let probe = try first.encode(inputIDs: ids, attentionMask: mask, tokenTypeIDs: Tensor(zeros: [1, 2], dtype: .i32), levels: pyramid)
+        // Token levels come back [1, L, H]; reduced levels and the pooler [1, H].
+        levels = try LevelMapping.plan(encoder.levels, modality: .text, model: encoder.model,
+                                       sampleShapes: probe.map { $0.rank == 3 ? [$0.shape[2]] : Array($0.shape.dropFirst()) },
+                                       perToken: probe.map { $0.rank == 3 })
+    }
+}

@@ -1,0 +1,167 @@
+import Foundation
+import StrataCache
+import StrataModels
+import StrataTensor
+
+/// How a build obtains encoders from a model name and a checkpoint location.
+public struct EncoderProvider: Sendable {
+    /// Loads an image encoder (`resnet50`, `vit`) from a checkpoint.
+    public var image: @Sendable (_ model: String, _ checkpoint: URL) throws -> any ImageEncoder
+    /// Loads a text encoder (`bert`) from a checkpoint folder.
+    public var text: @Sendable (_ model: String, _ checkpoint: URL) throws -> any TextEncoder
+
+    /// A provider from two loaders.
+    public init(image: @escaping @Sendable (String, URL) throws -> any ImageEncoder,
+                text: @escaping @Sendable (String, URL) throws -> any TextEncoder) {
+        self.image = image
+        self.text = text
+    }
+}
+
+/// The weights an encoder of the pipeline runs with: its checkpoint, or weights drawn from a fixed seed
+/// when the pipeline names none (or names a missing one and the run allows seeding).
+struct ResolvedWeights {
+    /// The checkpoint to load: the pipeline's, or a generated one in a scratch folder.
+    var checkpoint: URL
+    /// Whether the weights were generated from a seed rather than read from a trained checkpoint.
+    var seeded: Bool
+    /// The manifest entry.
+    var manifestEntry: Manifest.Encoder
+
+    /// Resolves an encoder's weights, generating seeded ones under `scratch` when needed.
+    static func resolve(_ encoder: PipelineConfig.Encoder, seedMissing: Bool, scratch: URL) throws -> ResolvedWeights {
+        let files = FileManager.default
+        if let checkpoint = encoder.checkpoint, files.fileExists(atPath: checkpoint.path) {
+            let weightsFile = weightsFile(in: checkpoint)
+            guard files.fileExists(atPath: weightsFile.path) else {
+                throw PipelineError.buildFailed(reason: "\(encoder.model) checkpoint \(checkpoint.path) has no model.safetensors")
+            }
+            let entry = Manifest.Encoder(name: encoder.model, architecture: architecture(of: encoder.model),
+                                         checkpoint: checkpoint.lastPathComponent,
+                                         weightsSHA256: try SHA256.hex(ofFileAt: weightsFile),
+                                         config: try configValues(in: checkpoint))
+            return ResolvedWeights(checkpoint: checkpoint, seeded: false, manifestEntry: entry)
+        }
+        if let checkpoint = encoder.checkpoint, !seedMissing {
+            throw PipelineError.buildFailed(reason: "\(encoder.model) checkpoint \(checkpoint.path) does not exist")
+        }
+        let folder = scratch.appendingPathComponent("\(encoder.model)-seed\(encoder.seed)")
+        try files.createDirectory(at: folder, withIntermediateDirectories: true)
+        let weights = folder.appendingPathComponent("model.safetensors")
+        var config: [String: Any] = [:]
+        if let text = encoder.configJSON, let parsed = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] {
+            config = parsed
+        }
+        let sizes = SeededWeights.TransformerSizes(config: config)
+        let tensors: [(String, Tensor)]
+        switch encoder.model {
+        case "resnet50":
+            tensors = try SeededWeights.resnet50(seed: encoder.seed)
+            config = [:]
+        case "bert":
+            tensors = try SeededWeights.bert(sizes, seed: encoder.seed)
+            config = sizes.bertConfig
+        case "vit":
+            tensors = try SeededWeights.vit(sizes, seed: encoder.seed)
+            config = sizes.vitConfig
+        default:
+            throw PipelineError.buildFailed(reason: "no seeded weights for model '\(encoder.model)'")
+        }
+        try SafetensorsWriter.write(tensors, to: weights)
+        if !config.isEmpty {
+            let json = try JSONSerialization.data(withJSONObject: config, options: [.sortedKeys])
+            try json.write(to: folder.appendingPathComponent("config.json"))
+        }
+        let entry = Manifest.Encoder(name: encoder.model, architecture: architecture(of: encoder.model),
+                                     checkpoint: "seeded:\(encoder.seed) (random weights, not a trained model)",
+                                     weightsSHA256: try SHA256.hex(ofFileAt: weights),
+                                     config: try configValues(in: folder))
+        return ResolvedWeights(checkpoint: encoder.model == "resnet50" ? weights : folder, seeded: true, manifestEntry: entry)
+    }
+
+    /// `model.safetensors` inside a folder, or the file itself.
+    static func weightsFile(in checkpoint: URL) -> URL {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: checkpoint.path, isDirectory: &isDirectory), isDirectory.boolValue {
+            return checkpoint.appendingPathComponent("model.safetensors")
+        }
+        return checkpoint
+    }
+
+    static func architecture(of model: String) -> String {
+        model.hasPrefix("resnet") ? "resnet" : model
+    }
+
+    /// A checkpoint folder's `config.json` as manifest values (empty for a bare weights file).
+    static func configValues(in checkpoint: URL) throws -> [String: JSONValue] {
+        let file = checkpoint.appendingPathComponent("config.json")
+        guard FileManager.default.fileExists(atPath: file.path) else { return [:] }
+        do {
+            return try JSONDecoder().decode([String: JSONValue].self, from: Data(contentsOf: file))
+        } catch {
+            throw PipelineError.buildFailed(reason: "\(file.path): not a JSON object: \(error)")
+        }
+    }
+}
+
+/// One feature level as the build writes it: the encoder level and the cache column it fills.
+struct PlannedLevel {
+    var level: PyramidLevel
+    var column: Manifest.Column
+    /// Token levels keep one row per real token (variable length).
+    var perToken: Bool
+}
+
+/// Turns a pipeline's level entries into encoder levels.
+enum LevelMapping {
+    /// `reduce: patches` keeps a ViT's patch tokens (all tokens but `[CLS]`) of the output.
+    static func pyramidLevels(_ levels: [PipelineConfig.Level]) -> [PyramidLevel] {
+        levels.map { level in
+            if level.reduce == "patches" {
+                return PyramidLevel(output: level.output == "last_hidden_state" ? "patch_tokens" : "\(level.output)_patches")
+            }
+            return PyramidLevel(output: level.output, pool: level.pool, reduce: PyramidLevel.Reduction(rawValue: level.reduce) ?? .none)
+        }
+    }
+
+    static func dtype(_ name: String) throws -> DType {
+        switch name {
+        case "f32": return .f32
+        case "f16": return .f16
+        case "bf16": return .bf16
+        default: throw PipelineError.buildFailed(reason: "unknown storage dtype '\(name)'")
+        }
+    }
+
+    /// The spatial stride of a ResNet output, in input pixels.
+    static func stride(of output: String) -> Int? {
+        ["layer1": 4, "layer2": 8, "layer3": 16, "layer4": 32][output]
+    }
+
+    /// The transformer layer of `hidden_state_K`.
+    static func layer(of output: String) -> Int? {
+        guard output.hasPrefix("hidden_state_") else { return nil }
+        return Int(output.dropFirst("hidden_state_".count))
+    }
+
+    static func pooling(_ level: PipelineConfig.Level) -> String {
+        if let pool = level.pool, pool.count == 2 { return "avg\(pool[0])x\(pool[1])" }
+        return level.reduce
+    }
+
+    /// Columns of an encoder's levels; `sampleShapes` are the per-sample shapes a probe run returned
+    /// (for token levels, the shape of one token row).
+    static func plan(_ levels: [PipelineConfig.Level], modality: Manifest.Modality, model: String,
+                     sampleShapes: [[Int]], perToken: [Bool]) throws -> [PlannedLevel] {
+        let pyramid = pyramidLevels(levels)
+        return try levels.indices.map { index in
+            let level = levels[index]
+            let shape: [Int?] = perToken[index] ? [nil] + sampleShapes[index].map { Optional($0) } : sampleShapes[index].map { Optional($0) }
+            let column = Manifest.Column(name: "\(modality.rawValue)/\(model)/\(level.name)", modality: modality,
+                                         dtype: try dtype(level.dtype), shape: shape, encoder: model, level: level.name,
+                                         stride: stride(of: level.output), layer: layer(of: level.output),
+                                         pooling: pooling(level))
+            return PlannedLevel(level: pyramid[index], column: column, perToken: perToken[index])
+        }
+    }
+}

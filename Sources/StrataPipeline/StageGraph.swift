@@ -1,0 +1,394 @@
+import Foundation
+import StrataCache
+import StrataImage
+import StrataModels
+import StrataTensor
+import StrataText
+
+/// The worker threads of one build and the queues between them:
+///
+/// ```
+/// image feeder ─▶ decode ×N ─▶ batcher (in order) ─▶ image encoder ×K ─┐
+///                                                                       ├─▶ writer (this thread)
+/// caption feeder (tokenize, bucket by length) ─▶ text encoder ×K ───────┘
+/// ```
+///
+/// Every queue is bounded, and no stage starts a shard more than two ahead of the writer. Batches are
+/// cut from each shard's content alone, so the bytes written do not depend on worker counts or timing.
+final class StageGraph: @unchecked Sendable {
+    private let plan: BuildPlan
+    private let config: PipelineConfig
+    private let options: BuildOptions
+    private let imageSide: ImageSide?
+    private let textSide: TextSide?
+    private let tokenizer: BertTokenizer?
+    private let firstShard: Int
+    private let window: ShardWindow
+
+    private let decodeQueue: BoundedQueue<ImageJob>
+    private let decodedQueue: BoundedQueue<DecodedImage>
+    private let imageBatchQueue: BoundedQueue<ImageBatch>
+    private let textBatchQueue: BoundedQueue<TextBatch>
+    private let parts: BoundedQueue<ShardPart>
+
+    private let lock = NSLock()
+    private var fatal: Error?
+    private var shuttingDown = false
+
+    /// Per-stage time and counts, for the summary.
+    let metrics: [StageMetrics]
+    private let decodeMetrics, batchMetrics, imageEncodeMetrics, tokenizeMetrics, textEncodeMetrics, writeMetrics: StageMetrics
+
+    init(plan: BuildPlan, config: PipelineConfig, options: BuildOptions, imageSide: ImageSide?, textSide: TextSide?,
+         tokenizer: BertTokenizer?, firstShard: Int) {
+        self.plan = plan
+        self.config = config
+        self.options = options
+        self.imageSide = imageSide
+        self.textSide = textSide
+        self.tokenizer = tokenizer
+        self.firstShard = firstShard
+        window = ShardWindow(firstShard: firstShard, width: 2)
+        let depth = max(1, config.workers.queueDepth)
+        decodeQueue = BoundedQueue(capacity: depth * max(1, config.batch.images))
+        decodedQueue = BoundedQueue(capacity: depth * max(1, config.batch.images))
+        imageBatchQueue = BoundedQueue(capacity: depth)
+        textBatchQueue = BoundedQueue(capacity: depth)
+        parts = BoundedQueue(capacity: 1 << 20)
+        let workers = config.workers
+        decodeMetrics = StageMetrics(name: "decode", workers: workers.decode)
+        batchMetrics = StageMetrics(name: "batch", workers: 1)
+        imageEncodeMetrics = StageMetrics(name: "encode_image", workers: workers.imageEncoder)
+        tokenizeMetrics = StageMetrics(name: "tokenize", workers: workers.tokenize)
+        textEncodeMetrics = StageMetrics(name: "encode_text", workers: workers.textEncoder)
+        writeMetrics = StageMetrics(name: "write", workers: 1)
+        metrics = [decodeMetrics, batchMetrics, imageEncodeMetrics, tokenizeMetrics, textEncodeMetrics, writeMetrics]
+    }
+
+    /// What the writer got done.
+    struct Outcome {
+        /// Shards in the cache when the run ended (including earlier runs').
+        var committedShards: Int
+    }
+
+    /// Starts the workers, writes shards until all are committed or a stop is requested, then joins
+    /// every worker.
+    func run(writer: CacheWriter, progress: BuildProgress?) throws -> Outcome {
+        guard firstShard < plan.shards.count else { return Outcome(committedShards: firstShard) }
+        Kernels.setBLASThreads(config.workers.blasThreads)
+        let workers = config.workers
+        options.stop.onRaise { [parts] in parts.close() }
+        var groups: [DispatchGroup] = []
+        groups.append(Workers.start("image-feeder", count: 1) { _ in self.feedImages() })
+        if imageSide != nil {
+            let decoders = RemainingCount(max(1, workers.decode)) { self.decodedQueue.close() }
+            groups.append(Workers.start("decode", count: workers.decode) { _ in
+                self.decode()
+                decoders.finishOne()
+            })
+            groups.append(Workers.start("batcher", count: 1) { _ in self.batchImages() })
+            groups.append(Workers.start("encode-image", count: workers.imageEncoder) { index in self.encodeImages(worker: index) })
+        }
+        groups.append(Workers.start("caption-feeder", count: 1) { _ in self.feedCaptions() })
+        if textSide != nil {
+            groups.append(Workers.start("encode-text", count: workers.textEncoder) { index in self.encodeTexts(worker: index) })
+        }
+
+        var next = firstShard
+        var writeError: Error?
+        do {
+            next = try write(writer: writer, progress: progress)
+        } catch {
+            writeError = error
+        }
+        shutDown()
+        groups.forEach { $0.wait() }
+        if let writeError { throw writeError }
+        if let fatal = fatalError { throw fatal }
+        return Outcome(committedShards: next)
+    }
+
+    // MARK: The writer
+
+    private func write(writer: CacheWriter, progress: BuildProgress?) throws -> Int {
+        var next = firstShard
+        var assemblies: [Int: ShardAssembly] = [:]
+        while next < plan.shards.count && !options.stop.isRaised {
+            guard let part = parts.pop() else { break }
+            let shard: Int
+            switch part {
+            case let .imagePlan(index, _, _), let .textPlan(index, _, _, _), let .features(index, _, _, _): shard = index
+            }
+            assemblies[shard, default: ShardAssembly()].add(part)
+            while let assembly = assemblies[next], assembly.isComplete {
+                let planned = plan.shards[next]
+                try writeMetrics.measure(items: planned.images.count) {
+                    try writer.write(try batch(for: planned, assembly))
+                }
+                assemblies[next] = nil
+                next += 1
+                window.committed(upTo: next)
+                progress?.advance("images", by: planned.images.count)
+                progress?.advance("captions", by: planned.captions.count)
+                if options.stop.isRaised { break }
+            }
+        }
+        return next
+    }
+
+    private func batch(for shard: BuildPlan.Shard, _ assembly: ShardAssembly) throws -> CacheBatch {
+        var batch = CacheBatch()
+        for image in shard.images { batch.addImage(id: image.id, image.record) }
+        for (id, record) in assembly.captions { batch.addCaption(id: id, record) }
+        for rows in assembly.rows { try batch.add(column: rows.column, ids: rows.ids, rows: rows.rows, lengths: rows.lengths) }
+        for (modality, id, reason) in assembly.failures { batch.addFailure(modality, id: id, reason: reason) }
+        return batch
+    }
+
+    // MARK: Images
+
+    private func feedImages() {
+        var sequence = 0
+        for shard in plan.shards[firstShard...] {
+            guard window.waitForTurn(shard.index), !isShuttingDown else { break }
+            if imageSide == nil {
+                parts.push(.imagePlan(shard: shard.index, batches: 0, failures: []))
+                continue
+            }
+            for image in shard.images {
+                guard decodeQueue.push(ImageJob(shard: shard.index, sequence: sequence, image: image)) else { return }
+                sequence += 1
+            }
+        }
+        decodeQueue.close()
+    }
+
+    private func decode() {
+        guard let side = imageSide else { return }
+        let preprocessor: ImagePreprocessor
+        do {
+            preprocessor = try ImagePreprocessor(options: side.preprocess)
+        } catch {
+            fail(error)
+            return
+        }
+        let shape = [3, side.inputSize.height, side.inputSize.width]
+        while let job = decodeQueue.pop() {
+            if isShuttingDown { continue }
+            var result = DecodedImage(shard: job.shard, sequence: job.sequence, id: job.image.id, pixels: nil, failure: nil)
+            decodeMetrics.measure(items: 1) {
+                var pixels = Tensor(zeros: shape)
+                do {
+                    let size = try pixels.withUnsafeMutableFloats { try preprocessor.preprocess(contentsOf: job.image.path, into: $0) }
+                    if size.width != shape[2] || size.height != shape[1] {
+                        result.failure = "\(job.image.record.fileName): preprocessed to \(size), the encoder takes \(shape[2])x\(shape[1])"
+                    } else {
+                        result.pixels = pixels
+                    }
+                } catch {
+                    let reason = "\(error)"
+                    result.failure = reason.contains(job.image.record.fileName) ? reason : "\(job.image.record.fileName): \(reason)"
+                }
+            }
+            guard decodedQueue.push(result) else { return }
+        }
+    }
+
+    /// Puts decoded images back in build order and cuts each shard's good images into batches.
+    private func batchImages() {
+        guard let side = imageSide else { return }
+        var reorder = ReorderBuffer<DecodedImage>()
+        var shardIndex = firstShard
+        var pending: [DecodedImage] = []
+        let batchSize = max(1, config.batch.images)
+        defer { imageBatchQueue.close() }
+        while shardIndex < plan.shards.count, let decoded = decodedQueue.pop() {
+            for item in reorder.insert(decoded.sequence, decoded) {
+                pending.append(item)
+                guard pending.count == plan.shards[shardIndex].images.count else { continue }
+                let good = pending.filter { $0.pixels != nil }
+                let failures = pending.compactMap { item in item.failure.map { (item.id, $0) } }
+                let chunks = stride(from: 0, to: good.count, by: batchSize).map { Array(good[$0..<min($0 + batchSize, good.count)]) }
+                guard parts.push(.imagePlan(shard: shardIndex, batches: chunks.count, failures: failures)) else { return }
+                for chunk in chunks {
+                    let stacked = batchMetrics.measure(items: chunk.count) {
+                        stack(chunk.compactMap(\.pixels), height: side.inputSize.height, width: side.inputSize.width)
+                    }
+                    guard imageBatchQueue.push(ImageBatch(shard: shardIndex, ids: chunk.map(\.id), pixels: stacked)) else { return }
+                }
+                pending.removeAll()
+                shardIndex += 1
+            }
+        }
+    }
+
+    private func stack(_ images: [Tensor], height: Int, width: Int) -> Tensor {
+        var batch = Tensor(zeros: [images.count, 3, height, width])
+        let stride = 3 * height * width
+        batch.withUnsafeMutableFloats { out in
+            for (index, image) in images.enumerated() {
+                image.withUnsafeFloats { source in
+                    guard let base = out.baseAddress, let from = source.baseAddress else { return }
+                    (base + index * stride).update(from: from, count: min(stride, source.count))
+                }
+            }
+        }
+        return batch
+    }
+
+    private func encodeImages(worker: Int) {
+        guard let side = imageSide else { return }
+        let encoder: any ImageEncoder
+        do {
+            encoder = worker == 0 ? side.first : try side.load()
+        } catch {
+            fail(error)
+            return
+        }
+        let levels = side.levels.map(\.level)
+        while let batch = imageBatchQueue.pop() {
+            if isShuttingDown { continue }
+            let part: ShardPart
+            do {
+                let outputs = try imageEncodeMetrics.measure(items: batch.ids.count) { try encoder.encode(pixels: batch.pixels, levels: levels) }
+                let rows = zip(side.levels, outputs).map { ColumnRows(column: $0.column.name, ids: batch.ids, rows: $1, lengths: nil) }
+                part = .features(shard: batch.shard, modality: .image, rows: rows, failures: [])
+            } catch {
+                part = .features(shard: batch.shard, modality: .image, rows: [], failures: batch.ids.map { ($0, "image encoder: \(error)") })
+            }
+            guard parts.push(part) else { return }
+        }
+    }
+
+    // MARK: Captions
+
+    private func feedCaptions() {
+        defer { textBatchQueue.close() }
+        let batchSize = max(1, config.batch.captions)
+        let encodingOptions = EncodingOptions(maxLength: config.tokenizer.maxLength)
+        for shard in plan.shards[firstShard...] {
+            guard window.waitForTurn(shard.index), !isShuttingDown else { return }
+            var encodings: [Encoding] = []
+            if let tokenizer {
+                do {
+                    encodings = try tokenizeMetrics.measure(items: shard.captions.count) {
+                        try tokenizer.encodeBatch(shard.captions.map(\.text), options: encodingOptions,
+                                                  threads: max(1, config.workers.tokenize))
+                    }
+                } catch {
+                    fail(error)
+                    return
+                }
+            }
+            let records = shard.captions.enumerated().map { offset, caption in
+                (caption.id, CaptionRecord(imageID: caption.imageID, text: caption.text,
+                                           tokenIDs: offset < encodings.count ? encodings[offset].ids : []))
+            }
+            guard textSide != nil, !encodings.isEmpty else {
+                guard parts.push(.textPlan(shard: shard.index, batches: 0, records: records, failures: [])) else { return }
+                continue
+            }
+            // Bucketing: sort by length (then id) so each batch pads little.
+            let order = shard.captions.indices.sorted {
+                (encodings[$0].count, shard.captions[$0].id) < (encodings[$1].count, shard.captions[$1].id)
+            }
+            let chunks = stride(from: 0, to: order.count, by: batchSize).map { Array(order[$0..<min($0 + batchSize, order.count)]) }
+            guard parts.push(.textPlan(shard: shard.index, batches: chunks.count, records: records, failures: [])) else { return }
+            for chunk in chunks {
+                let batch = tokenizeMetrics.measure(items: 0) {
+                    textBatch(shard: shard.index, ids: chunk.map { shard.captions[$0].id }, encodings: chunk.map { encodings[$0] })
+                }
+                guard textBatchQueue.push(batch) else { return }
+            }
+        }
+    }
+
+    private func textBatch(shard: Int, ids: [UInt64], encodings: [Encoding]) -> TextBatch {
+        let length = encodings.map(\.count).max() ?? 0
+        var inputIDs = [Int32](repeating: tokenizer?.paddingId ?? 0, count: ids.count * length)
+        var mask = [Int32](repeating: 0, count: ids.count * length)
+        var types = [Int32](repeating: 0, count: ids.count * length)
+        for (row, encoding) in encodings.enumerated() {
+            for position in 0..<encoding.count {
+                inputIDs[row * length + position] = encoding.ids[position]
+                mask[row * length + position] = encoding.attentionMask[position]
+                types[row * length + position] = encoding.typeIds[position]
+            }
+        }
+        let shape = [ids.count, length]
+        return TextBatch(shard: shard, ids: ids, lengths: encodings.map(\.count),
+                         inputIDs: (try? Tensor(shape: shape, int32s: inputIDs)) ?? Tensor(zeros: shape, dtype: .i32),
+                         attentionMask: (try? Tensor(shape: shape, int32s: mask)) ?? Tensor(zeros: shape, dtype: .i32),
+                         tokenTypeIDs: (try? Tensor(shape: shape, int32s: types)) ?? Tensor(zeros: shape, dtype: .i32))
+    }
+
+    private func encodeTexts(worker: Int) {
+        guard let side = textSide else { return }
+        let encoder: any TextEncoder
+        do {
+            encoder = worker == 0 ? side.first : try side.load()
+        } catch {
+            fail(error)
+            return
+        }
+        let levels = side.levels.map(\.level)
+        while let batch = textBatchQueue.pop() {
+            if isShuttingDown { continue }
+            let part: ShardPart
+            do {
+                let outputs = try textEncodeMetrics.measure(items: batch.ids.count) {
+                    try encoder.encode(inputIDs: batch.inputIDs, attentionMask: batch.attentionMask,
+                                       tokenTypeIDs: batch.tokenTypeIDs, levels: levels)
+                }
+                let rows = zip(side.levels, outputs).map { planned, output in
+                    ColumnRows(column: planned.column.name, ids: batch.ids, rows: output, lengths: planned.perToken ? batch.lengths : nil)
+                }
+                part = .features(shard: batch.shard, modality: .text, rows: rows, failures: [])
+            } catch {
+                part = .features(shard: batch.shard, modality: .text, rows: [], failures: batch.ids.map { ($0, "text encoder: \(error)") })
+            }
+            guard parts.push(part) else { return }
+        }
+    }
+
+    // MARK: Stopping
+
+    private var isShuttingDown: Bool { lock.lock(); defer { lock.unlock() }; return shuttingDown }
+    private var fatalError: Error? { lock.lock(); defer { lock.unlock() }; return fatal }
+
+    /// Records an error that ends the build (not one sample's failure) and stops every stage.
+    private func fail(_ error: Error) {
+        lock.lock()
+        if fatal == nil { fatal = error }
+        lock.unlock()
+        shutDown()
+    }
+
+    private func shutDown() {
+        lock.lock()
+        shuttingDown = true
+        lock.unlock()
+        window.close()
+        for close in [decodeQueue.close, decodedQueue.close, imageBatchQueue.close, textBatchQueue.close, parts.close] { close() }
+    }
+}
+
+/// Runs an action when the last of `count` workers finishes.
+final class RemainingCount: @unchecked Sendable {
+    private let lock = NSLock()
+    private var remaining: Int
+    private let action: () -> Void
+
+    init(_ count: Int, whenDone action: @escaping () -> Void) {
+        remaining = count
+        self.action = action
+    }
+
+    func finishOne() {
+        lock.lock()
+        remaining -= 1
+        let done = remaining == 0
+        lock.unlock()
+        if done { action() }
+    }
+}

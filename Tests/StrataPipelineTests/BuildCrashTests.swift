@@ -1,0 +1,81 @@
+import Foundation
+import StrataCache
+import StrataTestSupport
+import Testing
+@testable import StrataPipeline
+
+/// Kills `strata build` with SIGKILL at random moments (loading weights, decoding, encoding,
+/// committing), reruns it each time, and checks the finished cache is byte for byte the one an
+/// uninterrupted build writes.
+@Suite(.serialized) struct BuildCrashTests {
+    @Test func killedAndResumedBuildsEqualAnUninterruptedOne() throws {
+        let strata = try BuiltProducts.strata()
+        let folder = try SharedData.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let mini = try SharedData.url("data/coco-mini")
+        let pipeline = try BuildFixture.samplePipeline(
+            in: folder, annotations: ["train2017", "val2017"].map { mini.appendingPathComponent("annotations/captions_\($0).json") },
+            images: mini, commitEvery: 4)
+        // Larger inputs than the other tests use, so a build lasts long enough to be killed often.
+        let text = try String(contentsOf: pipeline, encoding: .utf8).replacingOccurrences(of: "{resize: 64, crop: 56}", with: "{resize: 128, crop: 112}")
+        try text.write(to: pipeline, atomically: true, encoding: .utf8)
+
+        let straight = folder.appendingPathComponent("straight")
+        #expect(try runBuild(strata, pipeline, straight, killAfter: nil) == .completed)
+        let expected = try BuildFixture.dataFile(straight)
+
+        let interrupted = folder.appendingPathComponent("interrupted")
+        let seed = UInt64(Date().timeIntervalSince1970 * 1000)
+        var generator = SplitMix(seed: seed)
+        var kills = 0, rounds = 0
+        var shardsSeen: [Int] = []
+        while rounds < 60 {
+            rounds += 1
+            let delay = kills >= 12 ? nil : 0.15 + Double(generator.next() % 2000) / 1000
+            let outcome = try runBuild(strata, pipeline, interrupted, killAfter: delay)
+            if outcome == .completed { break }
+            if outcome == .killed { kills += 1 }
+            // After every kill the cache opens, verifies and holds whole transactions only.
+            if FileManager.default.fileExists(atPath: interrupted.appendingPathComponent("data.mdb").path),
+               let reader = try? CacheReader(path: interrupted.path) {
+                #expect(try CacheVerifier.verify(reader).isEmpty, "seed \(seed), round \(rounds)")
+                #expect(reader.manifest.counts.images == min(159, reader.manifest.counts.batches * 4), "seed \(seed)")
+                shardsSeen.append(reader.manifest.counts.batches)
+            }
+        }
+        #expect(kills >= 10, "only \(kills) builds were killed while running (seed \(seed))")
+        #expect(Set(shardsSeen).count >= 3, "kills landed at too few points: \(shardsSeen) (seed \(seed))")
+        #expect(try BuildFixture.dataFile(interrupted) == expected, "seed \(seed): the resumed cache differs")
+    }
+
+    enum Outcome: Equatable { case completed, killed, failed(Int32) }
+
+    private func runBuild(_ strata: URL, _ pipeline: URL, _ cache: URL, killAfter delay: Double?) throws -> Outcome {
+        let process = Process()
+        process.executableURL = strata
+        process.arguments = ["build", pipeline.path, "--cache", cache.path, "--progress", "none"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        if let delay {
+            Thread.sleep(forTimeInterval: delay)
+            kill(process.processIdentifier, SIGKILL)
+        }
+        process.waitUntilExit()
+        if process.terminationReason == .uncaughtSignal { return .killed }
+        return process.terminationStatus == 0 ? .completed : .failed(process.terminationStatus)
+    }
+}
+
+/// A small deterministic generator for reproducible kill times.
+struct SplitMix {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
