@@ -63,6 +63,7 @@ let package = Package(
         .testTarget(name: "StrataImageTests", dependencies: ["StrataImage", "StrataTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "StrataCacheTests", dependencies: ["StrataCache", "StrataTestSupport"]),
         .testTarget(name: "StrataTrainTests", dependencies: ["StrataTrain", "StrataTestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "StrataModelsTests", dependencies: ["StrataModels", "StrataTestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -1,0 +1,43 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A read-only memory mapping of a whole file, unmapped when released.
+final class MappedFile: @unchecked Sendable {
+    /// Start of the mapped bytes (nil for an empty file).
+    let bytes: UnsafeRawPointer?
+    /// Length of the file in bytes.
+    let count: Int
+
+    /// Maps `url` read-only.
+    init(url: URL) throws {
+        let path = url.path
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw ModelError.unreadable(file: path, reason: String(cString: strerror(errno))) }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else {
+            throw ModelError.unreadable(file: path, reason: String(cString: strerror(errno)))
+        }
+        guard (info.st_mode & S_IFMT) == S_IFREG else {
+            throw ModelError.unreadable(file: path, reason: "not a regular file")
+        }
+        count = Int(info.st_size)
+        if count == 0 {
+            bytes = nil
+            return
+        }
+        let address = mmap(nil, count, PROT_READ, MAP_PRIVATE, fd, 0)
+        guard let address, address != MAP_FAILED else {
+            throw ModelError.unreadable(file: path, reason: "mmap failed: \(String(cString: strerror(errno)))")
+        }
+        bytes = UnsafeRawPointer(address)
+    }
+
+    deinit {
+        if let bytes { munmap(UnsafeMutableRawPointer(mutating: bytes), count) }
+    }
+}

@@ -1,0 +1,227 @@
+import Foundation
+import StrataTensor
+
+/// ResNet-50 (torchvision v1.5: stride on the 3x3 convolution) from a torchvision or timm state_dict,
+/// every batch norm folded into the convolution before it when loaded.
+///
+/// Levels: `layer1`...`layer4` (C2..C5, `[N, C, H/4...H/32, W/4...W/32]`, optionally `:poolHxW` or
+/// `:mean`), `avgpool` (`[N, 2048]`) and `fc` (logits, when the checkpoint has `fc.weight`).
+public final class ResNet50: ImageEncoder {
+    /// A convolution with its batch norm folded in.
+    struct FoldedConv {
+        let weight: Tensor
+        let bias: Tensor
+        let stride: Int
+        let padding: Int
+    }
+
+    /// One bottleneck block.
+    struct Bottleneck {
+        let conv1, conv2, conv3: FoldedConv
+        let downsample: FoldedConv?
+    }
+
+    /// Activation buffers reused from call to call.
+    final class Buffers {
+        var x = Tensor(zeros: [0])
+        var y = Tensor(zeros: [0])
+        var a = Tensor(zeros: [0])
+        var b = Tensor(zeros: [0])
+        var identity = Tensor(zeros: [0])
+        var pooled = Tensor(zeros: [0])
+        let workspace = Workspace()
+    }
+
+    public let architecture = "resnet50"
+    /// Stage block counts of ResNet-50.
+    static let blocks = [3, 4, 6, 3]
+    /// Output names in depth order.
+    static let stageNames = ["layer1", "layer2", "layer3", "layer4"]
+
+    let stem: FoldedConv
+    let stages: [[Bottleneck]]
+    let fcWeight: Tensor?
+    let fcBias: Tensor?
+    private let buffers = Buffers()
+
+    /// Loads the weights at `url` (a `.safetensors` file or a folder holding `model.safetensors`).
+    public convenience init(checkpoint url: URL) throws {
+        try self.init(file: Checkpoint.open(url))
+    }
+
+    /// Loads the weights from an open checkpoint; names may carry a prefix such as `module.` or `model.`.
+    init(file: SafetensorsFile) throws {
+        let prefix = try ResNet50.prefix(of: file)
+        let checkpoint = Checkpoint(file: file, prefix: prefix)
+        stem = try ResNet50.fold(checkpoint, conv: "conv1", bn: "bn1", out: 64, in: 3, kernel: 7, stride: 2)
+        var stages: [[Bottleneck]] = []
+        var inChannels = 64
+        for (stage, count) in ResNet50.blocks.enumerated() {
+            let planes = 64 << stage
+            var blocks: [Bottleneck] = []
+            for block in 0..<count {
+                let name = "layer\(stage + 1).\(block)"
+                let stride = (stage > 0 && block == 0) ? 2 : 1
+                let conv1 = try ResNet50.fold(checkpoint, conv: name + ".conv1", bn: name + ".bn1", out: planes,
+                                              in: inChannels, kernel: 1, stride: 1)
+                let conv2 = try ResNet50.fold(checkpoint, conv: name + ".conv2", bn: name + ".bn2", out: planes,
+                                              in: planes, kernel: 3, stride: stride)
+                let conv3 = try ResNet50.fold(checkpoint, conv: name + ".conv3", bn: name + ".bn3", out: planes * 4,
+                                              in: planes, kernel: 1, stride: 1)
+                var downsample: FoldedConv?
+                if block == 0 {
+                    downsample = try ResNet50.fold(checkpoint, conv: name + ".downsample.0", bn: name + ".downsample.1",
+                                                   out: planes * 4, in: inChannels, kernel: 1, stride: stride)
+                }
+                blocks.append(Bottleneck(conv1: conv1, conv2: conv2, conv3: conv3, downsample: downsample))
+                inChannels = planes * 4
+            }
+            stages.append(blocks)
+        }
+        self.stages = stages
+        if checkpoint.contains("fc.weight") {
+            let shape = try checkpoint.shape("fc.weight")
+            guard shape.count == 2, shape[1] == 2048 else {
+                throw ModelError.shapeMismatch(file: file.path, tensor: prefix + "fc.weight", expected: [shape.first ?? 1000, 2048], actual: shape)
+            }
+            fcWeight = try checkpoint.float("fc.weight", shape)
+            fcBias = try checkpoint.float("fc.bias", [shape[0]])
+        } else {
+            fcWeight = nil
+            fcBias = nil
+        }
+    }
+
+    /// The prefix before `conv1.weight` (torchvision and timm share the rest of the names).
+    static func prefix(of file: SafetensorsFile) throws -> String {
+        let candidates = file.names.filter { $0.hasSuffix("conv1.weight") && !$0.contains("layer") }
+            .map { String($0.dropLast("conv1.weight".count)) }
+            .sorted { $0.count < $1.count }
+        guard let prefix = candidates.first else {
+            throw ModelError.missingTensor(file: file.path, tensor: "conv1.weight")
+        }
+        return prefix
+    }
+
+    static func fold(_ checkpoint: Checkpoint, conv: String, bn: String, out: Int, in inChannels: Int,
+                     kernel: Int, stride: Int) throws -> FoldedConv {
+        let weight = try checkpoint.float(conv + ".weight", [out, inChannels, kernel, kernel])
+        let bias = checkpoint.contains(conv + ".bias") ? try checkpoint.float(conv + ".bias", [out]) : nil
+        let folded: (weight: Tensor, bias: Tensor)
+        do {
+            folded = try Kernels.foldBatchNorm(
+                weight: weight, bias: bias,
+                gamma: checkpoint.float(bn + ".weight", [out]), beta: checkpoint.float(bn + ".bias", [out]),
+                mean: checkpoint.float(bn + ".running_mean", [out]), variance: checkpoint.float(bn + ".running_var", [out]),
+                eps: 1e-5)
+        } catch let error as TensorError {
+            throw ModelError.kernel(architecture: "resnet50", reason: "folding \(bn): \(error)")
+        }
+        return FoldedConv(weight: folded.weight, bias: folded.bias, stride: stride, padding: kernel / 2)
+    }
+
+    /// Outputs this encoder can produce.
+    public var outputs: [String] { ResNet50.stageNames + ["avgpool"] + (fcWeight == nil ? [] : ["fc"]) }
+
+    public func validate(levels: [PyramidLevel]) throws {
+        for level in levels {
+            guard outputs.contains(level.output) else {
+                throw ModelError.unknownLevel(architecture: architecture, level: level.description,
+                                              reason: "unknown output (available: \(outputs.joined(separator: ", ")))")
+            }
+            let isMap = ResNet50.stageNames.contains(level.output)
+            if level.reduce == .cls {
+                throw ModelError.unknownLevel(architecture: architecture, level: level.description,
+                                              reason: "a convolutional map has no [CLS] token")
+            }
+            if !isMap, level.pool != nil || level.reduce != .none {
+                throw ModelError.unknownLevel(architecture: architecture, level: level.description,
+                                              reason: "\(level.output) is already a vector; pooling applies to layer1...layer4")
+            }
+            if let pool = level.pool, pool.count != 2 || pool.contains(where: { $0 < 1 }) {
+                throw ModelError.unknownLevel(architecture: architecture, level: level.description,
+                                              reason: "pool must be two sizes >= 1, got \(pool)")
+            }
+        }
+    }
+
+    public func encode(pixels: Tensor, levels: [PyramidLevel]) throws -> [Tensor] {
+        try validate(levels: levels)
+        guard pixels.dtype == .f32, pixels.rank == 4, pixels.shape[1] == 3, pixels.shape[2] >= 32, pixels.shape[3] >= 32 else {
+            throw ModelError.badInput(architecture: architecture,
+                                      reason: "pixels must be f32 [N, 3, H, W] with H, W >= 32, got \(pixels.dtype) \(pixels.shape)")
+        }
+        do {
+            return try run(pixels, levels: levels)
+        } catch let error as TensorError {
+            throw ModelError.kernel(architecture: architecture, reason: error.description)
+        }
+    }
+
+    private func run(_ pixels: Tensor, levels: [PyramidLevel]) throws -> [Tensor] {
+        let needsHead = levels.contains { $0.output == "avgpool" || $0.output == "fc" }
+        let deepest = needsHead ? 3 : levels.compactMap { ResNet50.stageNames.firstIndex(of: $0.output) }.max() ?? -1
+        var results = [Tensor?](repeating: nil, count: levels.count)
+        let b = buffers
+        try Kernels.conv2d(pixels, weight: stem.weight, bias: stem.bias, stride: Size2D(2, 2), padding: Size2D(3, 3),
+                           activation: .relu, into: &b.a, workspace: b.workspace)
+        try Kernels.maxPool2d(b.a, kernel: 3, stride: 2, padding: 1, into: &b.x)
+        if deepest >= 0 {
+            for stage in 0...deepest {
+                for block in stages[stage] { try forward(block) }
+                for (index, level) in levels.enumerated() where level.output == ResNet50.stageNames[stage] {
+                    results[index] = try reduce(b.x, level)
+                }
+            }
+        }
+        if needsHead {
+            try Kernels.globalAvgPool2d(b.x, into: &b.pooled)
+            for (index, level) in levels.enumerated() {
+                if level.output == "avgpool" { results[index] = ResNet50.copy(b.pooled) }
+                if level.output == "fc", let fcWeight {
+                    results[index] = try Kernels.linear(b.pooled, weight: fcWeight, bias: fcBias)
+                }
+            }
+        }
+        return results.map { $0 ?? Tensor(zeros: [0]) }
+    }
+
+    /// One bottleneck from `buffers.x` back into `buffers.x`.
+    private func forward(_ block: Bottleneck) throws {
+        let b = buffers
+        try conv(block.conv1, b.x, into: &b.a, activation: .relu)
+        try conv(block.conv2, b.a, into: &b.b, activation: .relu)
+        try conv(block.conv3, b.b, into: &b.y, activation: .none)
+        if let downsample = block.downsample {
+            try conv(downsample, b.x, into: &b.identity, activation: .none)
+            try Kernels.addInPlace(&b.y, b.identity, activation: .relu)
+        } else {
+            try Kernels.addInPlace(&b.y, b.x, activation: .relu)
+        }
+        swap(&b.x, &b.y)
+    }
+
+    private func conv(_ layer: FoldedConv, _ input: Tensor, into out: inout Tensor, activation: Activation) throws {
+        try Kernels.conv2d(input, weight: layer.weight, bias: layer.bias, stride: Size2D(layer.stride, layer.stride),
+                           padding: Size2D(layer.padding, layer.padding), activation: activation, into: &out,
+                           workspace: buffers.workspace)
+    }
+
+    /// A stage map as the level asks: copied, adaptively pooled, or averaged to `[N, C]`.
+    private func reduce(_ map: Tensor, _ level: PyramidLevel) throws -> Tensor {
+        if let pool = level.pool, pool.count == 2 {
+            return try Kernels.adaptiveAvgPool2d(map, outputSize: Size2D(pool[0], pool[1]))
+        }
+        if level.reduce == .mean { return try Kernels.globalAvgPool2d(map) }
+        return ResNet50.copy(map)
+    }
+
+    /// A copy with its own storage (buffers must stay uniquely owned to be reused).
+    static func copy(_ tensor: Tensor) -> Tensor {
+        let result = Tensor(zeros: tensor.shape, dtype: tensor.dtype)
+        tensor.withUnsafeBytes { source in
+            if let base = source.baseAddress { result.storage.bytes.copyMemory(from: base, byteCount: source.count) }
+        }
+        return result
+    }
+}

@@ -1,0 +1,151 @@
+import Foundation
+import StrataTensor
+
+/// One transformer encoder layer (BERT's post-norm or ViT's pre-norm), with Q, K and V stacked into a
+/// single `[3H, H]` projection so one gemm over every token of the batch computes all three.
+struct TransformerLayer {
+    /// Where the layer norms sit.
+    enum Norm { case post, pre }
+
+    let hidden: Int
+    let intermediate: Int
+    let heads: Int
+    let eps: Float
+    let norm: Norm
+    /// `[3H, H]` and `[3H]`: query, key, value rows stacked.
+    let qkvWeight: [Float], qkvBias: [Float]
+    let outWeight: [Float], outBias: [Float]
+    /// BERT: after attention / after the MLP. ViT: before attention / before the MLP.
+    let norm1Weight: [Float], norm1Bias: [Float]
+    let norm2Weight: [Float], norm2Bias: [Float]
+    let upWeight: [Float], upBias: [Float]
+    let downWeight: [Float], downBias: [Float]
+
+    /// Names of one layer's tensors relative to its prefix.
+    struct Names {
+        var query, key, value, output, norm1, norm2, up, down: String
+
+        static let bert = Names(query: "attention.self.query", key: "attention.self.key", value: "attention.self.value",
+                                output: "attention.output.dense", norm1: "attention.output.LayerNorm",
+                                norm2: "output.LayerNorm", up: "intermediate.dense", down: "output.dense")
+        static let vit = Names(query: "attention.attention.query", key: "attention.attention.key",
+                               value: "attention.attention.value", output: "attention.output.dense",
+                               norm1: "layernorm_before", norm2: "layernorm_after", up: "intermediate.dense",
+                               down: "output.dense")
+    }
+
+    init(_ checkpoint: Checkpoint, prefix: String, names: Names, hidden: Int, intermediate: Int, heads: Int,
+         eps: Float, norm: Norm, qkvBias: Bool = true) throws {
+        self.hidden = hidden
+        self.intermediate = intermediate
+        self.heads = heads
+        self.eps = eps
+        self.norm = norm
+        let h = hidden
+        func bias(_ name: String, _ count: Int, required: Bool = true) throws -> [Float] {
+            if !required && !checkpoint.contains(prefix + name + ".bias") { return [Float](repeating: 0, count: count) }
+            return try checkpoint.floats(prefix + name + ".bias", [count])
+        }
+        var weight: [Float] = []
+        var biasValues: [Float] = []
+        for name in [names.query, names.key, names.value] {
+            weight += try checkpoint.floats(prefix + name + ".weight", [h, h])
+            biasValues += try bias(name, h, required: qkvBias)
+        }
+        qkvWeight = weight
+        self.qkvBias = biasValues
+        outWeight = try checkpoint.floats(prefix + names.output + ".weight", [h, h])
+        outBias = try bias(names.output, h)
+        norm1Weight = try checkpoint.floats(prefix + names.norm1 + ".weight", [h])
+        norm1Bias = try checkpoint.floats(prefix + names.norm1 + ".bias", [h])
+        norm2Weight = try checkpoint.floats(prefix + names.norm2 + ".weight", [h])
+        norm2Bias = try checkpoint.floats(prefix + names.norm2 + ".bias", [h])
+        upWeight = try checkpoint.floats(prefix + names.up + ".weight", [intermediate, h])
+        upBias = try bias(names.up, intermediate)
+        downWeight = try checkpoint.floats(prefix + names.down + ".weight", [h, intermediate])
+        downBias = try bias(names.down, h)
+    }
+
+    /// Runs the layer in place on `x` (`batch · length` rows of `hidden`).
+    ///
+    /// `keyLengths[b]` is one past the last key sequence `b` attends to and `keyBias` holds
+    /// `batch · length` additive mask values (0 or -inf), or is nil when no key is masked.
+    func forward(_ x: UnsafeMutablePointer<Float>, batch: Int, length: Int, keyBias: UnsafePointer<Float>?,
+                 keyLengths: [Int], scratch: TransformerScratch) {
+        let rows = batch * length
+        let h = hidden
+        let qkv = scratch.qkv.floats(rows * 3 * h)
+        let context = scratch.context.floats(rows * h)
+        let normed = scratch.normed.floats(rows * h)
+        let up = scratch.up.floats(rows * intermediate)
+        // Attention block.
+        let attentionInput: UnsafePointer<Float>
+        if norm == .pre {
+            layerNorm(x, rows: rows, norm1Weight, norm1Bias, out: normed)
+            attentionInput = UnsafePointer(normed)
+        } else {
+            attentionInput = UnsafePointer(x)
+        }
+        dense(attentionInput, rows: rows, inFeatures: h, qkvWeight, qkvBias, outFeatures: 3 * h, out: qkv, accumulate: false)
+        Attention.selfAttention(packed: qkv, batch: batch, length: length, heads: heads, headDim: h / heads,
+                                keyBias: keyBias, keyLengths: keyLengths, out: context, scratch: scratch)
+        dense(context, rows: rows, inFeatures: h, outWeight, outBias, outFeatures: h, out: x, accumulate: true)
+        if norm == .post { layerNorm(x, rows: rows, norm1Weight, norm1Bias, out: x) }
+        // MLP block.
+        let mlpInput: UnsafePointer<Float>
+        if norm == .pre {
+            layerNorm(x, rows: rows, norm2Weight, norm2Bias, out: normed)
+            mlpInput = UnsafePointer(normed)
+        } else {
+            mlpInput = UnsafePointer(x)
+        }
+        dense(mlpInput, rows: rows, inFeatures: h, upWeight, upBias, outFeatures: intermediate, out: up, accumulate: false)
+        Kernels.geluRaw(up, count: rows * intermediate)
+        dense(up, rows: rows, inFeatures: intermediate, downWeight, downBias, outFeatures: h, out: x, accumulate: true)
+        if norm == .post { layerNorm(x, rows: rows, norm2Weight, norm2Bias, out: x) }
+    }
+
+    private func layerNorm(_ x: UnsafePointer<Float>, rows: Int, _ weight: [Float], _ bias: [Float],
+                           out: UnsafeMutablePointer<Float>) {
+        weight.withUnsafeBufferPointer { w in
+            bias.withUnsafeBufferPointer { b in
+                Kernels.layerNormRows(x, rows: rows, columns: hidden, weight: w.baseAddress, bias: b.baseAddress,
+                                      eps: eps, out: out)
+            }
+        }
+    }
+}
+
+/// `out = x · Wᵀ + b` (or `out += x · Wᵀ + b` when accumulating, a residual connection) over `rows` rows.
+func dense(_ x: UnsafePointer<Float>, rows: Int, inFeatures: Int, _ weight: [Float], _ bias: [Float],
+           outFeatures: Int, out: UnsafeMutablePointer<Float>, accumulate: Bool) {
+    guard rows > 0, outFeatures > 0 else { return }
+    weight.withUnsafeBufferPointer { w in
+        bias.withUnsafeBufferPointer { b in
+            guard let w = w.baseAddress, let b = b.baseAddress else { return }
+            if !accumulate {
+                for r in 0..<rows { (out + r * outFeatures).update(from: b, count: outFeatures) }
+            }
+            Kernels.gemm(transposeA: false, transposeB: true, m: rows, n: outFeatures, k: inFeatures,
+                         a: x, lda: inFeatures, b: w, ldb: inFeatures, beta: 1, c: out, ldc: outFeatures)
+            if accumulate {
+                for r in 0..<rows {
+                    let row = out + r * outFeatures
+                    for j in 0..<outFeatures { row[j] += b[j] }
+                }
+            }
+        }
+    }
+}
+
+/// Scratch memory of a transformer forward pass, reused from call to call.
+final class TransformerScratch {
+    let qkv = ScratchBuffer()
+    let context = ScratchBuffer()
+    let normed = ScratchBuffer()
+    let up = ScratchBuffer()
+    let scores = ScratchBuffer()
+    let hidden = ScratchBuffer()
+    let keyBias = ScratchBuffer()
+    let patches = ScratchBuffer()
+}
