@@ -67,6 +67,8 @@ public final class CacheWriter {
                 try bytes.withUnsafeBytes { try transaction.put(meta, key: CacheLayout.manifestKey, value: $0) }
             }
         }
+        // Every transaction starts on a fresh handle (see `LMDBEnvironment.renewHandle()`).
+        try environment.renewHandle()
         lastIDs = try environment.read { transaction in
             var ids: [String: UInt64] = [:]
             for (name, table) in tables where name != CacheLayout.metaTable {
@@ -129,6 +131,7 @@ public final class CacheWriter {
         }
         manifest = committed
         lastIDs = ids
+        try environment.renewHandle()
     }
 
     private func count(_ table: String, in transaction: LMDBTransaction) throws -> Int {

@@ -22,7 +22,7 @@ public final class LMDBEnvironment: @unchecked Sendable {
     public let path: String
     /// Whether the environment was opened read-only (the directory is not writable).
     public let isReadOnly: Bool
-    let handle: OpaquePointer
+    private(set) var handle: OpaquePointer
     let gate = MapGate()
     private let ownerPID: pid_t
     private let lock = NSLock()
@@ -69,10 +69,22 @@ public final class LMDBEnvironment: @unchecked Sendable {
 
     private init(path: String, mapSize: Int) throws {
         self.path = path
+        let readOnly = access(path, W_OK) != 0
+        let existed = FileManager.default.fileExists(atPath: URL(fileURLWithPath: path).appendingPathComponent("data.mdb").path)
+        handle = try LMDBEnvironment.openHandle(path: path, mapSize: mapSize, readOnly: readOnly)
+        if existed && !readOnly {
+            // The map size the file records (what earlier writers grew it to), so a resumed writer
+            // grows it at the same points as one that never stopped.
+            try check(mdb_env_set_mapsize(handle, 0), "mdb_env_set_mapsize(0)", path: path)
+        }
+        isReadOnly = readOnly
+        ownerPID = getpid()
+    }
+
+    private static func openHandle(path: String, mapSize: Int, readOnly: Bool) throws -> OpaquePointer {
         var env: OpaquePointer?
         try check(mdb_env_create(&env), "mdb_env_create", path: path)
         guard let env else { throw CacheError.lmdb(.invalid, operation: "mdb_env_create", path: path) }
-        let readOnly = access(path, W_OK) != 0
         do {
             try check(mdb_env_set_maxdbs(env, LMDBEnvironment.maxDatabases), "mdb_env_set_maxdbs", path: path)
             try check(mdb_env_set_mapsize(env, mapSize), "mdb_env_set_mapsize", path: path)
@@ -82,9 +94,43 @@ public final class LMDBEnvironment: @unchecked Sendable {
             mdb_env_close(env)
             throw error
         }
-        handle = env
-        isReadOnly = readOnly
-        ownerPID = getpid()
+        return env
+    }
+
+    /// Closes and reopens the LMDB handle (same map size, same table handles), waiting until no
+    /// transaction of this process is live.
+    ///
+    /// LMDB keeps the page buffers of finished write transactions and hands them to later ones
+    /// without clearing them, so the unused bytes inside written pages depend on everything the
+    /// handle wrote before. A writer that renews the handle after each commit writes pages that
+    /// depend only on the cache's contents: a resumed build then leaves the same file, byte for
+    /// byte, as one that never stopped.
+    func renewHandle() throws {
+        try checkProcess()
+        try gate.exclusively {
+            lock.lock()
+            defer { lock.unlock() }
+            let size = mapSize
+            mdb_env_close(handle)
+            handle = try LMDBEnvironment.openHandle(path: path, mapSize: size, readOnly: isReadOnly)
+            // Reopen the tables in the order of their handles, so every handle keeps its number.
+            let known = databases.values.sorted { $0.dbi < $1.dbi }
+            guard !known.isEmpty else { return }
+            var txn: OpaquePointer?
+            try check(mdb_txn_begin(handle, nil, UInt32(MDB_RDONLY), &txn), "mdb_txn_begin (reopen tables)", path: path)
+            guard let txn else { throw CacheError.lmdb(.badTransaction, operation: "mdb_txn_begin (reopen tables)", path: path) }
+            for database in known {
+                var dbi: MDB_dbi = 0
+                let code = mdb_dbi_open(txn, database.name, 0, &dbi)
+                if code != 0 { mdb_txn_abort(txn) }
+                try check(code, "mdb_dbi_open '\(database.name)' (reopen)", path: path)
+                guard dbi == database.dbi else {
+                    mdb_txn_abort(txn)
+                    throw CacheError.lmdb(.invalid, operation: "reopen '\(database.name)' as handle \(dbi), was \(database.dbi)", path: path)
+                }
+            }
+            try check(mdb_txn_commit(txn), "mdb_txn_commit (reopen tables)", path: path)
+        }
     }
 
     deinit {

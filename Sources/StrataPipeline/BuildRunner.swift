@@ -13,6 +13,8 @@ public struct BuildOptions: Sendable {
     public var imageCheckpoint: URL?
     /// Replaces the text encoder's checkpoint.
     public var textCheckpoint: URL?
+    /// Replaces the pipeline's `workers` section (worker counts never change what is written).
+    public var workers: PipelineConfig.Workers?
     /// Draws weights from the encoder's seed when its checkpoint does not exist (instead of failing).
     public var seedMissingCheckpoints = false
     /// A progress bar on a terminal, log lines otherwise; nil prints no progress.
@@ -43,6 +45,8 @@ public final class BuildRunner {
 
     /// A runner for `config` with encoders from `provider`.
     public init(config: PipelineConfig, provider: EncoderProvider, options: BuildOptions = BuildOptions()) {
+        var config = config
+        if let workers = options.workers { config.workers = workers }
         self.config = config
         self.provider = provider
         self.options = options

@@ -48,8 +48,8 @@ public struct BuildSummary {
             lines.append("  stage          workers   items   busy s   items/s per worker")
             for stage in stages where stage.items > 0 || stage.busySeconds > 0.001 {
                 let rate = stage.busySeconds > 0 ? Double(stage.items) / stage.busySeconds : 0
-                lines.append(String(format: "  %-14@ %7d %7d %8.2f %12.1f", stage.name as NSString, stage.workers, stage.items,
-                                    stage.busySeconds, rate))
+                let name = stage.name.padding(toLength: 14, withPad: " ", startingAt: 0)
+                lines.append("  " + name + String(format: " %7d %7d %8.2f %12.1f", stage.workers, stage.items, stage.busySeconds, rate))
             }
             if let bound = stages.filter({ $0.name != "batch" }).max(by: { $0.busySeconds / Double(max(1, $0.workers)) < $1.busySeconds / Double(max(1, $1.workers)) }) {
                 lines.append("  bound by: \(bound.name) (most busy time per worker)")

@@ -43,7 +43,7 @@ struct ResolvedWeights {
             return ResolvedWeights(checkpoint: checkpoint, seeded: false, manifestEntry: entry)
         }
         if let checkpoint = encoder.checkpoint, !seedMissing {
-            throw PipelineError.buildFailed(reason: "\(encoder.model) checkpoint \(checkpoint.path) does not exist")
+            throw PipelineError.buildFailed(reason: "\(encoder.model) checkpoint \(checkpoint.path) does not exist (give one with --image-checkpoint or --text-checkpoint, or remove `checkpoint` to run on weights drawn from `seed`)")
         }
         let folder = scratch.appendingPathComponent("\(encoder.model)-seed\(encoder.seed)")
         try files.createDirectory(at: folder, withIntermediateDirectories: true)

@@ -75,6 +75,30 @@ public struct PipelineConfig: Sendable, Equatable {
         public var textEncoder: Int = 1
         public var blasThreads: Int = 2
         public var queueDepth: Int = 8
+
+        /// The defaults: two decoders, one tokenizer, one worker per encoder, two BLAS threads.
+        public init() {}
+
+        /// Sets counts from `key=N` pairs such as `decode=3,image_encoder=2` (the pipeline file's keys).
+        public mutating func set(_ assignments: String) throws {
+            for pair in assignments.split(separator: ",") {
+                let parts = pair.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+                guard parts.count == 2, let value = Int(parts[1]), value >= 1 else {
+                    throw PipelineError.invalidValue(file: "--workers", key: String(pair), reason: "must be KEY=N with N ≥ 1")
+                }
+                switch parts[0] {
+                case "decode": decode = value
+                case "tokenize": tokenize = value
+                case "image_encoder": imageEncoder = value
+                case "text_encoder": textEncoder = value
+                case "blas_threads": blasThreads = value
+                case "queue_depth": queueDepth = value
+                default:
+                    throw PipelineError.invalidValue(file: "--workers", key: parts[0],
+                                                     reason: "is not one of decode, tokenize, image_encoder, text_encoder, blas_threads, queue_depth")
+                }
+            }
+        }
     }
 
     public var name: String

@@ -12,11 +12,11 @@ struct BuildCommand: ParsableCommand {
     @Argument(help: "The pipeline file (YAML), e.g. pipelines/coco-resnet50-bert.yaml.")
     var pipeline: String
 
-    @OptionGroup var run: BuildRunOptions
+    @OptionGroup var buildOptions: BuildRunOptions
 
     func run() throws {
         let config = try PipelineConfig.load(contentsOf: URL(fileURLWithPath: pipeline))
-        let summary = try run.build(config, seedMissing: false)
+        let summary = try buildOptions.build(config, seedMissing: false)
         print(summary.report)
         if summary.stoppedEarly { throw ExitCode(130) }
     }
@@ -32,6 +32,9 @@ struct BuildRunOptions: ParsableArguments {
 
     @Option(name: .long, help: "Use this text encoder checkpoint folder instead of the pipeline's.")
     var textCheckpoint: String?
+
+    @Option(name: .long, help: "Worker counts over the pipeline's, e.g. decode=3,image_encoder=2 (they never change what is written).")
+    var workers: String?
 
     @Option(name: .long, help: "Progress display: auto (a bar on a terminal, log lines otherwise), bar, log or none.")
     var progress: String = "auto"
@@ -50,6 +53,11 @@ struct BuildRunOptions: ParsableArguments {
         options.imageCheckpoint = imageCheckpoint.map { URL(fileURLWithPath: $0) }
         options.textCheckpoint = textCheckpoint.map { URL(fileURLWithPath: $0) }
         options.seedMissingCheckpoints = seedMissing
+        if let workers {
+            var counts = config.workers
+            try counts.set(workers)
+            options.workers = counts
+        }
         switch progress {
         case "bar": options.progress = .bar
         case "log": options.progress = .log

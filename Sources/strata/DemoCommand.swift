@@ -18,14 +18,14 @@ struct DemoCommand: ParsableCommand {
     @Option(name: .long, help: "The demo pipeline file (found from the working directory or the executable by default).")
     var pipeline: String?
 
-    @OptionGroup var run: BuildRunOptions
+    @OptionGroup var buildOptions: BuildRunOptions
 
     func run() throws {
         let file = try pipeline.map { URL(fileURLWithPath: $0) } ?? DemoCommand.locateDemoPipeline()
         let config = try PipelineConfig.load(contentsOf: file)
         print("strata demo: \(file.path)")
         print("  dataset: \(config.dataset.annotations.map(\.lastPathComponent).joined(separator: ", ")) (see sample/coco-sample/LICENSE.md)")
-        let summary = try run.build(config, seedMissing: true)
+        let summary = try buildOptions.build(config, seedMissing: true)
         print(summary.report)
         print("  columns:")
         for column in summary.manifest.columns {

@@ -17,11 +17,11 @@ import Testing
             in: folder, annotations: ["train2017", "val2017"].map { mini.appendingPathComponent("annotations/captions_\($0).json") },
             images: mini, commitEvery: 4)
         // Larger inputs than the other tests use, so a build lasts long enough to be killed often.
-        let text = try String(contentsOf: pipeline, encoding: .utf8).replacingOccurrences(of: "{resize: 64, crop: 56}", with: "{resize: 128, crop: 112}")
+        let text = try String(contentsOf: pipeline, encoding: .utf8).replacingOccurrences(of: "{resize: 64, crop: 56}", with: "{resize: 72, crop: 64}")
         try text.write(to: pipeline, atomically: true, encoding: .utf8)
 
         let straight = folder.appendingPathComponent("straight")
-        #expect(try runBuild(strata, pipeline, straight, killAfter: nil) == .completed)
+        #expect(try runBuild(strata, pipeline, straight, kill: nil) == .completed)
         let expected = try BuildFixture.dataFile(straight)
 
         let interrupted = folder.appendingPathComponent("interrupted")
@@ -31,8 +31,11 @@ import Testing
         var shardsSeen: [Int] = []
         while rounds < 60 {
             rounds += 1
-            let delay = kills >= 12 ? nil : 0.15 + Double(generator.next() % 2000) / 1000
-            let outcome = try runBuild(strata, pipeline, interrupted, killAfter: delay)
+            // Most kills land while shards are being written; every fourth while weights load.
+            let kill: Kill? = kills >= 10 ? nil
+                : rounds % 4 == 0 ? .afterStart(Double(generator.next() % 1500) / 1000)
+                : .afterCommit(Double(generator.next() % 800) / 1000)
+            let outcome = try runBuild(strata, pipeline, interrupted, kill: kill)
             if outcome == .completed { break }
             if outcome == .killed { kills += 1 }
             // After every kill the cache opens, verifies and holds whole transactions only.
@@ -44,23 +47,42 @@ import Testing
             }
         }
         #expect(kills >= 10, "only \(kills) builds were killed while running (seed \(seed))")
-        #expect(Set(shardsSeen).count >= 3, "kills landed at too few points: \(shardsSeen) (seed \(seed))")
+        #expect(Set(shardsSeen).count >= 5, "kills landed at too few points: \(shardsSeen) (seed \(seed))")
         #expect(try BuildFixture.dataFile(interrupted) == expected, "seed \(seed): the resumed cache differs")
+    }
+
+    private func modificationDate(_ path: String) -> Date? {
+        (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date
     }
 
     enum Outcome: Equatable { case completed, killed, failed(Int32) }
 
-    private func runBuild(_ strata: URL, _ pipeline: URL, _ cache: URL, killAfter delay: Double?) throws -> Outcome {
+    /// When to send SIGKILL: seconds after the process started, or after it first committed a transaction.
+    enum Kill { case afterStart(Double), afterCommit(Double) }
+
+    private func runBuild(_ strata: URL, _ pipeline: URL, _ cache: URL, kill: Kill?) throws -> Outcome {
         let process = Process()
         process.executableURL = strata
         process.arguments = ["build", pipeline.path, "--cache", cache.path, "--progress", "none"]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
-        if let delay {
+        switch kill {
+        case nil:
+            break
+        case let .afterStart(delay):
             Thread.sleep(forTimeInterval: delay)
-            kill(process.processIdentifier, SIGKILL)
+        case let .afterCommit(delay):
+            // Waits until this process has committed a transaction (the data file changed).
+            let data = cache.appendingPathComponent("data.mdb").path
+            let before = modificationDate(data)
+            let deadline = Date().addingTimeInterval(30)
+            while process.isRunning && modificationDate(data) == before && Date() < deadline {
+                Thread.sleep(forTimeInterval: 0.005)
+            }
+            Thread.sleep(forTimeInterval: delay)
         }
+        if kill != nil { Foundation.kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
         if process.terminationReason == .uncaughtSignal { return .killed }
         return process.terminationStatus == 0 ? .completed : .failed(process.terminationStatus)

@@ -52,8 +52,9 @@ enum BuildFixture {
 
     /// Runs a build in this process.
     @discardableResult
-    static func build(_ pipeline: URL, cache: URL, stop: StopFlag? = nil) throws -> BuildSummary {
+    static func build(_ pipeline: URL, cache: URL, stop: StopFlag? = nil, workers: PipelineConfig.Workers? = nil) throws -> BuildSummary {
         var options = BuildOptions()
+        options.workers = workers
         options.cache = cache
         options.progress = nil
         options.log = { _ in }

@@ -51,16 +51,19 @@ import Testing
     @Test func workerCountsAndRerunsLeaveTheSameBytes() throws {
         let folder = try SharedData.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: folder) }
-        let one = try BuildFixture.samplePipeline(in: folder, workers: "workers: {decode: 1, image_encoder: 1, text_encoder: 1, tokenize: 1}")
-        let many = try BuildFixture.samplePipeline(in: folder, workers: "workers: {decode: 3, image_encoder: 2, text_encoder: 2, tokenize: 2, queue_depth: 1}")
+        let pipeline = try BuildFixture.samplePipeline(in: folder)
+        var one = PipelineConfig.Workers()
+        (one.decode, one.imageEncoder, one.textEncoder, one.tokenize) = (1, 1, 1, 1)
+        var many = PipelineConfig.Workers()
+        (many.decode, many.imageEncoder, many.textEncoder, many.tokenize, many.queueDepth) = (3, 2, 2, 2, 1)
         let first = folder.appendingPathComponent("one"), second = folder.appendingPathComponent("many")
-        try BuildFixture.build(one, cache: first)
-        try BuildFixture.build(many, cache: second)
+        try BuildFixture.build(pipeline, cache: first, workers: one)
+        try BuildFixture.build(pipeline, cache: second, workers: many)
         let bytes = try BuildFixture.dataFile(first)
         #expect(bytes == (try BuildFixture.dataFile(second)))
 
         // A rerun finds everything committed and writes nothing; more workers may resume a cache.
-        let again = try BuildFixture.build(many, cache: first)
+        let again = try BuildFixture.build(pipeline, cache: first, workers: many)
         #expect(again.firstShard == again.plan.shards.count && again.imagesThisRun == 0)
         #expect(try BuildFixture.dataFile(first) == bytes)
     }
