@@ -165,7 +165,8 @@ public final class BuildRunner {
         case let .size(height, width): exact = [height, width]
         }
         return Manifest.Preprocessing(resize: shorter, resizeTo: exact, crop: preprocess.crop, interpolation: preprocess.interpolation,
-                                      mean: preprocess.mean.map { Double($0) }, std: preprocess.std.map { Double($0) },
+                                      mean: preprocess.mean.map { Double($0.description) ?? Double($0) },
+                                      std: preprocess.std.map { Double($0.description) ?? Double($0) },
                                       mode: preprocess.mode)
     }
 

@@ -238,23 +238,35 @@ final class StageGraph: @unchecked Sendable {
 
     private func encodeImages(worker: Int) {
         guard let side = imageSide else { return }
-        let encoder: any ImageEncoder
+        let levels = side.levels.map(\.level)
+        runEncoder(worker == 0 ? { side.first } : side.load, batches: imageBatchQueue, modality: .image,
+                   metrics: imageEncodeMetrics, shard: \.shard, ids: \.ids) { encoder, batch in
+            let outputs = try encoder.encode(pixels: batch.pixels, levels: levels)
+            return zip(side.levels, outputs).map { ColumnRows(column: $0.column.name, ids: batch.ids, rows: $1, lengths: nil) }
+        }
+    }
+
+    /// An encoder worker: encodes batches until the queue ends; a batch the encoder rejects becomes a
+    /// failure of each of its samples.
+    private func runEncoder<Encoder, Batch>(_ load: () throws -> Encoder, batches: BoundedQueue<Batch>, modality: Manifest.Modality,
+                                            metrics: StageMetrics, shard: (Batch) -> Int, ids: (Batch) -> [UInt64],
+                                            encode: (Encoder, Batch) throws -> [ColumnRows]) {
+        let encoder: Encoder
         do {
-            encoder = worker == 0 ? side.first : try side.load()
+            encoder = try load()
         } catch {
             fail(error)
             return
         }
-        let levels = side.levels.map(\.level)
-        while let batch = imageBatchQueue.pop() {
+        while let batch = batches.pop() {
             if isShuttingDown { continue }
             let part: ShardPart
             do {
-                let outputs = try imageEncodeMetrics.measure(items: batch.ids.count) { try encoder.encode(pixels: batch.pixels, levels: levels) }
-                let rows = zip(side.levels, outputs).map { ColumnRows(column: $0.column.name, ids: batch.ids, rows: $1, lengths: nil) }
-                part = .features(shard: batch.shard, modality: .image, rows: rows, failures: [])
+                let rows = try metrics.measure(items: ids(batch).count) { try encode(encoder, batch) }
+                part = .features(shard: shard(batch), modality: modality, rows: rows, failures: [])
             } catch {
-                part = .features(shard: batch.shard, modality: .image, rows: [], failures: batch.ids.map { ($0, "image encoder: \(error)") })
+                part = .features(shard: shard(batch), modality: modality, rows: [],
+                                 failures: ids(batch).map { ($0, "\(modality == .image ? "image" : "text") encoder: \(error)") })
             }
             guard parts.push(part) else { return }
         }
@@ -324,30 +336,14 @@ final class StageGraph: @unchecked Sendable {
 
     private func encodeTexts(worker: Int) {
         guard let side = textSide else { return }
-        let encoder: any TextEncoder
-        do {
-            encoder = worker == 0 ? side.first : try side.load()
-        } catch {
-            fail(error)
-            return
-        }
         let levels = side.levels.map(\.level)
-        while let batch = textBatchQueue.pop() {
-            if isShuttingDown { continue }
-            let part: ShardPart
-            do {
-                let outputs = try textEncodeMetrics.measure(items: batch.ids.count) {
-                    try encoder.encode(inputIDs: batch.inputIDs, attentionMask: batch.attentionMask,
-                                       tokenTypeIDs: batch.tokenTypeIDs, levels: levels)
-                }
-                let rows = zip(side.levels, outputs).map { planned, output in
-                    ColumnRows(column: planned.column.name, ids: batch.ids, rows: output, lengths: planned.perToken ? batch.lengths : nil)
-                }
-                part = .features(shard: batch.shard, modality: .text, rows: rows, failures: [])
-            } catch {
-                part = .features(shard: batch.shard, modality: .text, rows: [], failures: batch.ids.map { ($0, "text encoder: \(error)") })
+        runEncoder(worker == 0 ? { side.first } : side.load, batches: textBatchQueue, modality: .text,
+                   metrics: textEncodeMetrics, shard: \.shard, ids: \.ids) { encoder, batch in
+            let outputs = try encoder.encode(inputIDs: batch.inputIDs, attentionMask: batch.attentionMask,
+                                             tokenTypeIDs: batch.tokenTypeIDs, levels: levels)
+            return zip(side.levels, outputs).map { planned, output in
+                ColumnRows(column: planned.column.name, ids: batch.ids, rows: output, lengths: planned.perToken ? batch.lengths : nil)
             }
-            guard parts.push(part) else { return }
         }
     }
 
