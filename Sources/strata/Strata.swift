@@ -17,6 +17,7 @@ struct Strata: ParsableCommand {
             ExportCommand.self,
             SyntheticCacheCommand.self,
             ForkProbeCommand.self,
+            EncodeCommand.self,
         ]
     )
 }
