@@ -9,6 +9,12 @@ public enum LengthBatching {
         public var indices: [Int]
         /// The longest length among them: the batch's padded length.
         public var paddedLength: Int
+
+        /// A batch of these captions padded to `paddedLength`.
+        public init(indices: [Int], paddedLength: Int) {
+            self.indices = indices
+            self.paddedLength = paddedLength
+        }
     }
 
     /// Batches over `lengths` (token counts, special tokens included). Every index appears exactly once;
