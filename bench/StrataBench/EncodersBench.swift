@@ -6,7 +6,7 @@ import StrataText
 
 /// `bench/run encoders [IMAGES] [REPEATS]`: ResNet-50, ViT-B/16 and BERT-base forward passes in Strata and
 /// PyTorch fp32, both on 2 threads, over the same seeded weights (written to /tmp as safetensors) and
-/// inputs: IMAGES random 224x224 images (default 16) and the coco-mini captions (BERT batches of 64,
+/// inputs: IMAGES random 224x224 images (default 8, best of REPEATS = 2) and the coco-mini captions (BERT batches of 64,
 /// bucketed by length; PyTorch is also timed on dataset-order batches padded to their longest caption).
 enum EncodersBench {
     static let threads = 2
@@ -16,8 +16,8 @@ enum EncodersBench {
     static func run(_ arguments: [String]) throws {
         let strataOnly = arguments.contains("--strata-only")
         let numbers = arguments.filter { $0 != "--strata-only" }
-        let imageCount = numbers.first.flatMap(Int.init) ?? 16
-        let repeats = numbers.dropFirst().first.flatMap(Int.init) ?? 3
+        let imageCount = numbers.first.flatMap(Int.init) ?? 8
+        let repeats = numbers.dropFirst().first.flatMap(Int.init) ?? 2
         Kernels.setBLASThreads(threads)
         let work = URL(fileURLWithPath: "/tmp/strata-bench-encoders")
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
