@@ -8,39 +8,92 @@ enum Attention {
     ///
     /// Keys at or past `keyLengths[b]` are skipped (they are masked); `keyBias` (0 or -inf per key) masks
     /// the ones before. Every query row is computed, padded ones included, as Hugging Face does.
+    ///
+    /// The (sequence, head) products are small, so when OpenBLAS is set to several threads they are
+    /// spread over that many workers, each running single-threaded gemms (OpenBLAS is set to one thread
+    /// meanwhile and restored after: the encoder must then be the only BLAS caller, as in one-encoder
+    /// runs; with one BLAS thread per worker, as the pipeline runs, nothing is changed).
     static func selfAttention(packed: UnsafeMutablePointer<Float>, batch: Int, length: Int, heads: Int, headDim: Int,
                               keyBias: UnsafePointer<Float>?, keyLengths: [Int], out: UnsafeMutablePointer<Float>,
                               scratch: TransformerScratch) {
         let hidden = heads * headDim
-        let stride = 3 * hidden
-        let scale = 1 / Float(headDim).squareRoot()
-        let scores = scratch.scores.floats(length * length)
-        for b in 0..<batch {
-            let used = keyLengths[b]
-            let base = packed + b * length * stride
-            let outBatch = out + b * length * hidden
-            if used == 0 {
-                outBatch.update(repeating: 0, count: length * hidden)
-                continue
-            }
-            let bias = keyBias.map { $0 + b * length }
-            let masked = bias.map { pointer in (0..<used).contains { pointer[$0] != 0 } } ?? false
-            for h in 0..<heads {
-                let q = base + h * headDim
-                let k = base + hidden + h * headDim
-                let v = base + 2 * hidden + h * headDim
-                Kernels.gemm(transposeA: false, transposeB: true, m: length, n: used, k: headDim, alpha: scale,
-                             a: q, lda: stride, b: k, ldb: stride, beta: 0, c: scores, ldc: used)
-                if masked, let bias {
-                    for i in 0..<length {
-                        let row = scores + i * used
-                        for j in 0..<used { row[j] += bias[j] }
-                    }
-                }
-                Kernels.softmaxRows(scores, rows: length, columns: used)
-                Kernels.gemm(transposeA: false, transposeB: false, m: length, n: headDim, k: used,
-                             a: scores, lda: used, b: v, ldb: stride, beta: 0, c: outBatch + h * headDim, ldc: hidden)
+        let tasks = batch * heads
+        let threads = SingleThreadedBLAS.configuredThreads
+        let workers = threads > 1 && tasks > 1 ? min(threads, tasks) : 1
+        let area = length * length
+        let scores = scratch.scores.floats(max(1, workers * area))
+        let run = { (task: Int, scores: UnsafeMutablePointer<Float>) in
+            head(packed: packed, b: task / heads, h: task % heads, length: length, hidden: hidden, headDim: headDim,
+                 keyBias: keyBias, used: keyLengths[task / heads], out: out, scores: scores)
+        }
+        if workers == 1 {
+            for task in 0..<tasks { run(task, scores) }
+            return
+        }
+        SingleThreadedBLAS.run {
+            DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                for task in stride(from: worker, to: tasks, by: workers) { run(task, scores + worker * area) }
             }
         }
+    }
+
+    /// One sequence `b` and head `h`: scores, mask, softmax, weighted values into `out`.
+    private static func head(packed: UnsafeMutablePointer<Float>, b: Int, h: Int, length: Int, hidden: Int,
+                             headDim: Int, keyBias: UnsafePointer<Float>?, used: Int, out: UnsafeMutablePointer<Float>,
+                             scores: UnsafeMutablePointer<Float>) {
+        let stride = 3 * hidden
+        let base = packed + b * length * stride
+        let output = out + b * length * hidden + h * headDim
+        if used == 0 {
+            for i in 0..<length { (output + i * hidden).update(repeating: 0, count: headDim) }
+            return
+        }
+        let scale = 1 / Float(headDim).squareRoot()
+        Kernels.gemm(transposeA: false, transposeB: true, m: length, n: used, k: headDim, alpha: scale,
+                     a: base + h * headDim, lda: stride, b: base + hidden + h * headDim, ldb: stride,
+                     beta: 0, c: scores, ldc: used)
+        if let keyBias {
+            let bias = keyBias + b * length
+            if (0..<used).contains(where: { bias[$0] != 0 }) {
+                for i in 0..<length {
+                    let row = scores + i * used
+                    for j in 0..<used { row[j] += bias[j] }
+                }
+            }
+        }
+        Kernels.softmaxRows(scores, rows: length, columns: used)
+        Kernels.gemm(transposeA: false, transposeB: false, m: length, n: headDim, k: used,
+                     a: scores, lda: used, b: base + 2 * hidden + h * headDim, ldb: stride,
+                     beta: 0, c: output, ldc: hidden)
+    }
+}
+
+/// Runs regions with OpenBLAS set to one thread, restoring the configured count when the last region
+/// that overlaps in time ends (encoders on different threads may enter at once).
+enum SingleThreadedBLAS {
+    private nonisolated(unsafe) static var active = 0
+    private nonisolated(unsafe) static var saved = 1
+    private static let lock = NSLock()
+
+    /// The thread count set outside any region.
+    static var configuredThreads: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return active > 0 ? saved : Kernels.blasThreads
+    }
+
+    static func run(_ body: () -> Void) {
+        lock.lock()
+        if active == 0 {
+            saved = Kernels.blasThreads
+            Kernels.setBLASThreads(1)
+        }
+        active += 1
+        lock.unlock()
+        body()
+        lock.lock()
+        active -= 1
+        if active == 0 { Kernels.setBLASThreads(saved) }
+        lock.unlock()
     }
 }

@@ -19,6 +19,7 @@ struct Strata: ParsableCommand {
             ForkProbeCommand.self,
             BuildCommand.self,
             DemoCommand.self,
+            EncodeCommand.self,
         ]
     )
 }

@@ -11,6 +11,7 @@ let benchmarks: [String: ([String]) throws -> Void] = [
     "gemm": GemmBench.run,
     "train": TrainBench.run,
     "build": BuildBench.run,
+    "encoders": EncodersBench.run,
 ]
 
 let arguments = Array(CommandLine.arguments.dropFirst())

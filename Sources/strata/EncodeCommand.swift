@@ -1,0 +1,69 @@
+import ArgumentParser
+import Foundation
+import StrataModels
+
+/// `strata encode`: runs a frozen encoder over a `.npy` batch and writes one `.npy` per pyramid level.
+struct EncodeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "encode",
+        abstract: "Encode a .npy batch with ResNet-50, ViT or BERT and write one float32 .npy per level.",
+        discussion: """
+            Image models read pixels [N, 3, H, W] (normalized float32); BERT reads token ids [N, L] with an \
+            optional attention mask and token type ids. Levels are written LEVEL.npy with ':' turned into \
+            '_' (layer2_pool7x7.npy, last_hidden_state_mean.npy). Default levels: layer1..layer4, avgpool, \
+            fc for resnet50; last_hidden_state and pooler_output for vit and bert.
+            """
+    )
+
+    @Option(name: .long, help: "resnet50, vit or bert.")
+    var model: String
+
+    @Option(name: .long, help: "Checkpoint: a .safetensors file (resnet50) or a Hugging Face folder (vit, bert).")
+    var checkpoint: String
+
+    @Option(name: .long, help: "Input .npy: pixels [N, 3, H, W] or token ids [N, L].")
+    var input: String
+
+    @Option(name: .long, help: "Attention mask .npy [N, L] (bert).")
+    var attentionMask: String?
+
+    @Option(name: .long, help: "Token type ids .npy [N, L] (bert).")
+    var tokenTypeIds: String?
+
+    @Option(name: .long, parsing: .upToNextOption,
+            help: "Levels, e.g. layer2:pool7x7 layer4 avgpool, or last_hidden_state:mean (commas also separate).")
+    var levels: [String] = []
+
+    @Option(name: .long, help: "Output folder.")
+    var out: String
+
+    func validate() throws {
+        let known = EncoderLoader.imageModels + EncoderLoader.textModels
+        guard known.contains(model.lowercased()) else {
+            throw ValidationError("--model must be one of \(known.joined(separator: ", ")), got '\(model)'")
+        }
+        do {
+            _ = try parsedLevels()
+        } catch {
+            throw ValidationError("\(error)")
+        }
+    }
+
+    func parsedLevels() throws -> [PyramidLevel] {
+        try levels.flatMap { try PyramidLevel.parseList($0) }
+    }
+
+    func run() throws {
+        let request = EncodeRunner.Request(
+            model: model, checkpoint: URL(fileURLWithPath: checkpoint), input: URL(fileURLWithPath: input),
+            attentionMask: attentionMask.map { URL(fileURLWithPath: $0) },
+            tokenTypeIDs: tokenTypeIds.map { URL(fileURLWithPath: $0) },
+            levels: try parsedLevels(), outputDirectory: URL(fileURLWithPath: out))
+        do {
+            for url in try EncodeRunner.run(request) { print(url.path) }
+        } catch let error as ModelError {
+            FileHandle.standardError.write(Data("strata encode: \(error.description)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}

@@ -1,0 +1,76 @@
+import Foundation
+import Testing
+import StrataTensor
+import StrataTestSupport
+@testable import StrataModels
+
+/// ViT against Hugging Face `ViTModel` on the strongly re-initialised tiny model.
+@Suite(.serialized) struct ViTTests {
+    static let tiny: Result<ViT, Error> = Result { try ViT(folder: SharedData.url("fixtures/torch/vit_tiny")) }
+
+    func check(_ actual: Tensor, _ reference: Tensor, _ label: String) {
+        #expect(actual.shape == reference.shape, "\(label)")
+        let values = reference.floats
+        let error = Conformance.maxAbsDifference(actual.floats, values)
+        let tolerance = Conformance.tolerance(reference: values)
+        print("\(label): max error \(error) (tolerance \(tolerance))")
+        #expect(error <= tolerance, "\(label): \(error) > \(tolerance)")
+    }
+
+    @Test func tinyMatchesHuggingFace() throws {
+        let encoder = try Self.tiny.get()
+        let pixels = try SharedData.npy("fixtures/torch/vit_tiny_in_pixel_values.npy")
+        let out = try encoder.encode(pixels: pixels, levels: try PyramidLevel.parseList("last_hidden_state,pooler_output,cls,patch_tokens"))
+        let last = try SharedData.npy("fixtures/torch/vit_tiny_out_last_hidden_state.npy")
+        check(out[0], last, "vit tiny last_hidden_state")
+        check(out[1], try SharedData.npy("fixtures/torch/vit_tiny_out_pooler_output.npy"), "vit tiny pooler_output")
+        let (n, t, h) = (last.shape[0], last.shape[1], last.shape[2])
+        let values = last.floats
+        let cls = try Tensor(shape: [n, h], floats: (0..<n).flatMap { b in values[(b * t * h)..<(b * t * h + h)] })
+        check(out[2], cls, "vit tiny cls")
+        let patches = try Tensor(shape: [n, t - 1, h], floats: (0..<n).flatMap { b in values[(b * t * h + h)..<((b + 1) * t * h)] })
+        check(out[3], patches, "vit tiny patch_tokens")
+    }
+
+    @Test func hiddenStatesAndMeans() throws {
+        let encoder = try Self.tiny.get()
+        let pixels = try SharedData.npy("fixtures/torch/vit_tiny_in_pixel_values.npy")
+        let out = try encoder.encode(pixels: pixels, levels: try PyramidLevel.parseList("hidden_state_0,hidden_state_1:cls,hidden_state_2,patch_tokens:mean"))
+        #expect(out[0].shape == [2, 17, 64])
+        #expect(out[1].shape == [2, 64])
+        #expect(out[2].shape == [2, 17, 64])
+        #expect(out[3].shape == [2, 64])
+        // The final layer norm of hidden_state_2 is last_hidden_state.
+        let normed = try Kernels.layerNorm(out[2], weight: try Tensor(shape: [64], floats: encoder.finalNormWeight),
+                                           bias: try Tensor(shape: [64], floats: encoder.finalNormBias), eps: 1e-12)
+        check(normed, try SharedData.npy("fixtures/torch/vit_tiny_out_last_hidden_state.npy"), "vit tiny norm(hidden_state_2)")
+    }
+
+    @Test func loadsThePrefixedNames() throws {
+        let folder = try SharedData.temporaryDirectory("strata-vit")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let source = try SafetensorsFile(url: SharedData.url("fixtures/torch/vit_tiny/model.safetensors"))
+        var tensors = try source.names.map { ("vit." + $0, try source.tensor($0)) }
+        tensors.append(("classifier.weight", try Tensor(shape: [3, 64], floats: [Float](repeating: 0.1, count: 192))))
+        try SafetensorsWriter.write(tensors, to: folder.appendingPathComponent("model.safetensors"))
+        try FileManager.default.copyItem(at: SharedData.url("fixtures/torch/vit_tiny/config.json"),
+                                         to: folder.appendingPathComponent("config.json"))
+        let encoder = try EncoderLoader.imageEncoder(model: "vit", checkpoint: folder)
+        let pixels = try SharedData.npy("fixtures/torch/vit_tiny_in_pixel_values.npy")
+        let out = try encoder.encode(pixels: pixels, levels: [PyramidLevel(output: "pooler_output")])
+        check(out[0], try SharedData.npy("fixtures/torch/vit_tiny_out_pooler_output.npy"), "vit tiny (vit. prefix) pooler_output")
+    }
+
+    @Test func badLevelsAndInputs() throws {
+        let encoder = try Self.tiny.get()
+        for text in ["hidden_state_3", "layer2", "patch_tokens:cls", "cls:mean", "last_hidden_state:pool2x2"] {
+            #expect(throws: ModelError.self, "\(text)") { try encoder.validate(levels: [try PyramidLevel(parsing: text)]) }
+        }
+        #expect(throws: ModelError.self) {
+            try encoder.encode(pixels: Tensor(zeros: [1, 3, 64, 64]), levels: [PyramidLevel(output: "cls")])
+        }
+        #expect(throws: ModelError.unknownModel(name: "vgg", known: EncoderLoader.imageModels)) {
+            try EncoderLoader.imageEncoder(model: "vgg", checkpoint: URL(fileURLWithPath: "/tmp"))
+        }
+    }
+}
