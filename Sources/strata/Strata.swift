@@ -17,6 +17,9 @@ struct Strata: ParsableCommand {
             ExportCommand.self,
             SyntheticCacheCommand.self,
             ForkProbeCommand.self,
+            TrainCommand.self,
+            EvalCommand.self,
+            SyntheticPairsCommand.self,
         ]
     )
 }

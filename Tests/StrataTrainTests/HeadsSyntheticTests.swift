@@ -72,6 +72,19 @@ struct HeadsSyntheticTests {
         #expect(result.best.images == 50 && result.best.captions == 250)
         #expect((result.best.imageToText[1] ?? 0) >= 0.9, "\(kind.rawValue) image→text R@1")
         #expect((result.best.textToImage[1] ?? 0) >= 0.9, "\(kind.rawValue) text→image R@1")
+        if kind == .crossAttention {
+            let reranked = try RetrievalEvaluator.evaluate(result.head, data: trainer.validation, rerankTopK: 5)
+            print("cross-attention re-ranked by ITM: \(reranked.summary)")
+            #expect((reranked.imageToText[1] ?? 0) >= 0.8 && (reranked.textToImage[1] ?? 0) >= 0.8, "ITM re-ranking")
+        }
+        // The best checkpoint reloads into the same scores.
+        let directory = SyntheticCaches.root.appendingPathComponent("checkpoint-\(kind.rawValue)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let url = directory.appendingPathComponent("head.safetensors")
+        try HeadCheckpoint.save(result.head, imageWidths: trainer.train.imageWidths, textWidths: trainer.train.textWidths, to: url)
+        let reloaded = try HeadCheckpoint.load(url)
+        #expect(reloaded.config == result.head.config)
+        #expect(try RetrievalEvaluator.evaluate(reloaded, data: trainer.validation) == result.best)
     }
 
     /// Chance on 50 images with 5 captions each: R@1 = 0.02 both ways, t2i mean rank ≈ 25.5.

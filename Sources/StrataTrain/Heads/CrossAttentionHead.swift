@@ -6,8 +6,8 @@ import StrataTensor
 /// - their pooled (masked-mean) projections are the contrastive embeddings, so retrieval ranks every
 ///   pair cheaply by cosine similarity;
 /// - text→image and image→text `CrossAttentionBlock`s (multi-head attention, residual, LayerNorm, the
-///   text padding mask) fuse an image with a caption, and a linear classifier on the two pooled fused
-///   sides gives the image-text matching (ITM) logit. It is trained with binary cross-entropy on the
+///   text padding mask) fuse an image with a caption; with `u`, `v` the pooled fused image and text, an
+///   MLP on the matching features `[u, v, u⊙v, |u−v|]` gives the image-text matching (ITM) logit. It is trained with binary cross-entropy on the
 ///   batch's positive pairs and, for each image and each caption, its hardest in-batch negative (highest
 ///   contrastive similarity); at evaluation it can re-rank the top candidates.
 public final class CrossAttentionHead: RetrievalHead {
@@ -22,8 +22,8 @@ public final class CrossAttentionHead: RetrievalHead {
     public let textToImage: CrossAttentionBlock
     /// Image queries attending to text tokens.
     public let imageToText: CrossAttentionBlock
-    /// The ITM classifier on `[pooled fused image, pooled fused text]`.
-    public let matchHead: Linear
+    /// The ITM classifier on `[u, v, u⊙v, |u−v|]`: `Linear(4·dim, dim) → ReLU → Linear(dim, 1)`.
+    public let matchHead: Sequential
 
     /// A head from `imageWidth`/`textWidth` tokens to `config.dim`, `config.attentionHeads` heads.
     public init(config: HeadConfig, imageWidth: Int, textWidth: Int, generator: inout SeededGenerator) throws {
@@ -32,7 +32,8 @@ public final class CrossAttentionHead: RetrievalHead {
         textProjector = Projector(textWidth, config.dim, generator: &generator)
         textToImage = try CrossAttentionBlock(dim: config.dim, heads: config.attentionHeads, dropout: config.dropout, generator: &generator)
         imageToText = try CrossAttentionBlock(dim: config.dim, heads: config.attentionHeads, dropout: config.dropout, generator: &generator)
-        matchHead = Linear(2 * config.dim, 1, generator: &generator)
+        matchHead = Sequential([Linear(4 * config.dim, config.dim, generator: &generator), ActivationLayer(.relu),
+                                Linear(config.dim, 1, generator: &generator)])
         logitScale = HeadFactory.logitScale(config)
     }
 
@@ -66,7 +67,11 @@ public final class CrossAttentionHead: RetrievalHead {
         let textPadding = p.textMask.flatMap(FeatureBatch.paddingMask)
         let fusedText = try textToImage.forward(query: p.text, context: p.image, contextPaddingMask: imagePadding, on: tape)
         let fusedImage = try imageToText.forward(query: p.image, context: p.text, contextPaddingMask: textPadding, on: tape)
-        let joint = try tape.concat([try tape.pooled(fusedImage, mask: p.imageMask), try tape.pooled(fusedText, mask: p.textMask)], axis: 1)
+        let u = try tape.pooled(fusedImage, mask: p.imageMask)
+        let v = try tape.pooled(fusedText, mask: p.textMask)
+        let difference = try tape.subtract(u, v)
+        let absolute = try tape.add(tape.relu(difference), tape.relu(tape.scaled(difference, by: -1)))
+        let joint = try tape.concat([u, v, try tape.multiply(u, v), absolute], axis: 1)
         let logits = try matchHead.forward(joint, on: tape)
         return try tape.reshape(logits, [tape.shape(of: logits)[0]])
     }
