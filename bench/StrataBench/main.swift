@@ -10,6 +10,7 @@ let benchmarks: [String: ([String]) throws -> Void] = [
     "cache": CacheBench.run,
     "gemm": GemmBench.run,
     "train": TrainBench.run,
+    "heads": HeadsBench.run,
 ]
 
 let arguments = Array(CommandLine.arguments.dropFirst())

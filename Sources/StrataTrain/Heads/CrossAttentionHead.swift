@@ -133,7 +133,7 @@ public final class CrossAttentionHead: RetrievalHead {
 }
 
 extension FeatureBatch {
-    /// The rows `rows` of the batch (repeats allowed), trimmed to their longest length.
+    /// The rows `rows` of the batch (repeats allowed), keeping the batch's padded length.
     public func rows(_ rows: [Int]) -> FeatureBatch {
         let (length, width) = (self.length, self.width)
         let source = values.floats
