@@ -3,13 +3,15 @@ import StrataCache
 import StrataTensor
 import StrataTrain
 
-/// `bench/run heads [CACHE] [--epochs N] [--threads T] [--seeds K]`: trains heads 1 (projector +
+/// `bench/run heads [CACHE] [--epochs N] [--threads T] [--seeds K] [--dropout]`: trains heads 1 (projector +
 /// contrastive) and 2 (bidirectional cross-attention + ITM) from `heads/*.yaml` on CACHE with Strata and
 /// with the PyTorch peer `bench/peers/heads.py`, which reads the same cache through `schemas/strata_cache.py`.
 /// Both start from the same initial weights (a safetensors file Strata writes), visit the same batches
 /// (a plan file of image and caption ids per step), use the same hyper-parameters, and pick their best
-/// epoch by validation Recall sum. Prints both Recall@K tables, the spread of PyTorch's results across
-/// `K` extra seeds (the noise any comparison has to live with), and the training steps/s ratio.
+/// epoch by validation Recall sum. Dropout is off unless `--dropout` is given (the two generators' masks
+/// differ, which makes the runs drift apart for reasons unrelated to the implementations). Prints both
+/// Recall@K tables, the spread of PyTorch's results across `K` extra seeds (its own initialisation: the
+/// noise any comparison has to live with), and the training steps/s ratio.
 ///
 /// When CACHE does not exist it is written first: synthetic features with the column names and shapes
 /// of `pipelines/coco-mini-resnet50-minilm.yaml` and coco-mini's size (80 + 80 images, 5 captions each).
@@ -20,12 +22,14 @@ enum HeadsBench {
         var threads = 2
         var extraSeeds = 2
         var heads = ["projector", "cross-attention"]
+        var dropout = false
         var rest = arguments[...]
         while let argument = rest.popFirst() {
             switch argument {
             case "--epochs": epochs = rest.popFirst().flatMap(Int.init)
             case "--threads": threads = rest.popFirst().flatMap(Int.init) ?? threads
             case "--seeds": extraSeeds = rest.popFirst().flatMap(Int.init) ?? extraSeeds
+            case "--dropout": dropout = true
             case "--heads": heads = rest.popFirst().map { $0.split(separator: ",").map(String.init) } ?? heads
             default: cache = argument
             }
@@ -44,6 +48,7 @@ enum HeadsBench {
             var config = try HeadConfig.load(path: "heads/\(name).yaml")
             if let epochs { config.train.epochs = epochs }
             config.train.patience = 0  // both sides run every epoch and report their best one
+            if !dropout { config.dropout = 0 }
             try compare(config, cache: cache, work: work, threads: threads, extraSeeds: extraSeeds)
         }
     }
@@ -76,7 +81,7 @@ enum HeadsBench {
         for (index, extra) in ((peer["extra_seeds"] as? [[String: Any]]) ?? []).enumerated() {
             rows.append(torchRow("PyTorch seed \(index + 1)", extra))
         }
-        print("heads: \(config.name), \(trainer.train.imageCount) train / \(trainer.validation.imageCount) val images "
+        print("heads: \(config.name) (dropout \(config.dropout)), \(trainer.train.imageCount) train / \(trainer.validation.imageCount) val images "
               + "(\(trainer.validation.captionCount) captions), \(config.train.epochs) epochs x \(EpochPlan(captionCounts: trainer.train.captionsOfImage.map(\.count), batchSize: config.train.batchSize, seed: 0).batchesPerEpoch) steps, "
               + "batch \(config.train.batchSize), \(threads) threads, \(cache)")
         let widths = rows[0].indices.map { c in rows.map { $0[c].count }.max() ?? 0 }

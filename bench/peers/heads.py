@@ -141,6 +141,113 @@ class CrossAttentionHead(nn.Module):
         return total, parts
 
 
+def text_to_image_scores(text, text_mask, query, key, value, image_mask, heads):
+    """[Bi, Bt]: each text token's query attends over an image's keys (scaled dot product, `heads`
+    heads) and gathers values; a pair scores the mean over real tokens of cos(gathered, token)."""
+    bt, length, d = text.shape
+    bi, n, _ = key.shape
+    hd = d // heads
+    q = query.reshape(bt * length, heads, hd)
+    k = key.reshape(bi, n, heads, hd)
+    v = value.reshape(bi, n, heads, hd)
+    logits = torch.einsum("qhd,inhd->ihqn", q, k) / math.sqrt(hd)
+    if image_mask is not None:
+        logits = logits.masked_fill((image_mask == 0)[:, None, None, :], -float("inf"))
+    gathered = torch.einsum("ihqn,inhd->iqhd", logits.softmax(-1), v).reshape(bi, bt * length, d)
+    flat = F.normalize(text.reshape(1, bt * length, d), dim=-1, eps=1e-8)
+    cos = (F.normalize(gathered, dim=-1, eps=1e-8) * flat).sum(-1)
+    mask = torch.ones(bt, length) if text_mask is None else text_mask
+    weights = (mask / mask.sum(1, keepdim=True).clamp_min(1)).reshape(1, bt * length)
+    return (cos * weights).reshape(bi, bt, length).sum(-1)
+
+
+class DecoupledHead(nn.Module):
+    """Head 3: text queries attend to image features only."""
+
+    def __init__(self, cfg, wi, wt):
+        super().__init__()
+        self.cfg = cfg
+        d = cfg["dim"]
+        self.image_projector = Projector(wi, d)
+        self.text_projector = Projector(wt, d)
+        self.query = nn.Linear(d, d)
+        self.key = nn.Linear(d, d)
+        self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / cfg["loss"]["temperature"])))
+
+    def scores(self, image, image_mask, text, text_mask):
+        p = self.cfg["dropout"]
+        v = F.dropout(self.image_projector(image), p, self.training)
+        t = F.dropout(self.text_projector(text), p, self.training)
+        return text_to_image_scores(t, text_mask, self.query(t), self.key(v), v, image_mask, 1)
+
+    def loss(self, image, image_mask, text, text_mask):
+        c = symmetric_contrastive(self.scores(image, image_mask, text, text_mask), self.logit_scale)
+        return c, {"contrastive": c.item()}
+
+
+class PyramidLevel(nn.Module):
+    def __init__(self, wi, wt, d):
+        super().__init__()
+        self.image = nn.Sequential(nn.Linear(wi, d), nn.LayerNorm(d))
+        self.text = nn.Sequential(nn.Linear(wt, d), nn.LayerNorm(d))
+
+
+class PyramidHead(nn.Module):
+    """Head 4: per level, projection to a common width, LayerNorm, text->image attention; learned level weights.
+    `scores` takes lists of (features, mask), one entry per level."""
+
+    def __init__(self, cfg, widths):
+        super().__init__()
+        self.cfg = cfg
+        self.levels = nn.ModuleList([PyramidLevel(wi, wt, cfg["dim"]) for wi, wt in widths])
+        self.level_logits = nn.Parameter(torch.zeros(len(widths)))
+        self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / cfg["loss"]["temperature"])))
+
+    def scores(self, images, texts):
+        p = self.cfg["dropout"]
+        weights = self.level_logits.softmax(0)
+        total = 0
+        for k, (level, (image, image_mask), (text, text_mask)) in enumerate(zip(self.levels, images, texts)):
+            v = F.dropout(level.image(image), p, self.training)
+            t = F.dropout(level.text(text), p, self.training)
+            total = total + weights[k] * text_to_image_scores(t, text_mask, t, v, v, image_mask, self.cfg["attention_heads"])
+        return total
+
+    def loss(self, images, texts):
+        c = symmetric_contrastive(self.scores(images, texts), self.logit_scale)
+        return c, {"contrastive": c.item()}
+
+
+class ConcatMLPHead(nn.Module):
+    """Head 5: MLP on [LayerNorm(pooled image), LayerNorm(pooled text)], every pair scored; the first
+    Linear of the concatenation is stored as its image part (with the bias) and its text part."""
+
+    def __init__(self, cfg, wi, wt):
+        super().__init__()
+        self.cfg = cfg
+        h = cfg["hidden"]
+        self.image_norm = nn.LayerNorm(wi)
+        self.text_norm = nn.LayerNorm(wt)
+        self.image_in = nn.Linear(wi, h)
+        self.text_in = nn.Linear(wt, h, bias=False)
+        self.hidden = nn.Linear(h, h)
+        self.output = nn.Linear(h, 1)
+
+    def scores(self, image, image_mask, text, text_mask):
+        p = self.cfg["dropout"]
+        a = self.image_in(self.image_norm(pooled(image, image_mask)))[:, None, :]
+        b = self.text_in(self.text_norm(pooled(text, text_mask)))[None, :, :]
+        x = F.dropout(F.relu(a + b), p, self.training)
+        x = F.dropout(F.relu(self.hidden(x)), p, self.training)
+        return self.output(x)[..., 0]
+
+    def loss(self, image, image_mask, text, text_mask):
+        s = self.scores(image, image_mask, text, text_mask)
+        targets = torch.arange(s.shape[0])
+        c = 0.5 * (F.cross_entropy(s, targets) + F.cross_entropy(s.t(), targets))
+        return c, {"contrastive": c.item()}
+
+
 def tokens(value):
     """A value as [tokens, width]: [C] -> 1 token, [C,H,W] -> H*W tokens, [L,H] as is."""
     if value.ndim == 1:

@@ -22,14 +22,18 @@ public struct SyntheticPairCache: Sendable {
     }
 
     /// A text column: name, width, and whether it holds tokens (`[L, W]`) or one pooled vector (`[W]`).
+    /// A pooled column with `meanOf` set is the mean of that (earlier, token-level) column's tokens,
+    /// as a real pipeline's `mean` level is of `last_hidden_state`.
     public struct TextColumn: Sendable {
         public var name: String
         public var width: Int
         public var tokens: Bool
-        public init(_ name: String, width: Int, tokens: Bool) {
+        public var meanOf: String?
+        public init(_ name: String, width: Int, tokens: Bool, meanOf: String? = nil) {
             self.name = name
             self.width = width
             self.tokens = tokens
+            self.meanOf = meanOf
         }
     }
 
@@ -83,7 +87,7 @@ public struct SyntheticPairCache: Sendable {
                            ImageColumn("image/resnet50/c5", [2048, 7, 7]), ImageColumn("image/resnet50/pooled", [2048])],
             textColumns: [TextColumn("text/bert/tokens", width: 384, tokens: true),
                           TextColumn("text/bert/layer3", width: 384, tokens: true),
-                          TextColumn("text/bert/mean", width: 384, tokens: false)])
+                          TextColumn("text/bert/mean", width: 384, tokens: false, meanOf: "text/bert/tokens")])
         spec.dtype = .f16
         spec.tokenRange = 8...20
         spec.latent = 32
@@ -157,13 +161,23 @@ public struct SyntheticPairCache: Sendable {
                     let length = tokenRangeSample(&generator)
                     batch.addCaption(id: captionID, CaptionRecord(imageID: imageID, text: "synthetic caption \(k) of image \(imageID)",
                                                                   tokenIDs: (0..<length).map { Int32(100 + $0) }))
+                    var written: [String: [Float]] = [:]
                     for (column, map) in zip(textColumns, textMaps) {
+                        if let source = column.meanOf, let tokens = written[source], !column.tokens {
+                            let steps = tokens.count / column.width
+                            let mean = (0..<column.width).map { j in
+                                stride(from: j, to: tokens.count, by: column.width).reduce(Float(0)) { $0 + tokens[$1] } / Float(max(steps, 1))
+                            }
+                            batch.add(column: column.name, id: captionID, value: try Tensor(shape: [column.width], floats: mean).converted(to: dtype))
+                            continue
+                        }
                         let steps = column.tokens ? length : 1
                         var values: [Float] = []
                         for _ in 0..<steps {
                             let noisy = zip(textLatent, gaussian(latent, scale: textNoise)).map { $0 + $1 }
                             values += apply(map, rows: column.width, noisy)
                         }
+                        written[column.name] = values
                         let shape = column.tokens ? [steps, column.width] : [column.width]
                         batch.add(column: column.name, id: captionID, value: try Tensor(shape: shape, floats: values).converted(to: dtype))
                     }
