@@ -32,7 +32,11 @@ let package = Package(
         .target(name: "StrataModels", dependencies: ["StrataTensor"]),
         .target(name: "StrataCache", dependencies: ["CLMDB", "StrataTensor"]),
         .target(name: "StrataData"),
-        .target(name: "StrataTrain", dependencies: ["StrataTensor"]),
+        .target(name: "StrataTrain", dependencies: [
+            "StrataTensor",
+            "StrataCache",
+            .product(name: "Yams", package: "Yams"),
+        ]),
         .target(name: "StrataPipeline", dependencies: [
             "StrataTensor", "StrataImage", "StrataText", "StrataModels", "StrataCache", "StrataData",
             .product(name: "Yams", package: "Yams"),
@@ -41,6 +45,7 @@ let package = Package(
             name: "strata",
             dependencies: [
                 "StrataTensor", "StrataImage", "StrataText", "StrataModels", "StrataCache", "StrataData", "StrataPipeline",
+                "StrataTrain",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -62,7 +67,11 @@ let package = Package(
         .testTarget(name: "StrataTextTests", dependencies: ["StrataText", "StrataTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "StrataImageTests", dependencies: ["StrataImage", "StrataTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "StrataCacheTests", dependencies: ["StrataCache", "StrataTestSupport"]),
-        .testTarget(name: "StrataTrainTests", dependencies: ["StrataTrain", "StrataTestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "StrataTrainTests", dependencies: [
+            "StrataTrain",
+            "StrataTestSupport",
+            "StrataCache",
+        ], exclude: ["Fixtures"]),
         .testTarget(name: "StrataModelsTests", dependencies: ["StrataModels", "StrataTestSupport"]),
     ],
     swiftLanguageModes: [.v5]

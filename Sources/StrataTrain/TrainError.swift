@@ -14,6 +14,10 @@ public enum TrainError: Error, CustomStringConvertible, Equatable {
     case checkpoint(file: String, reason: String)
     /// A checkpoint lacks a tensor the module needs, or holds one of the wrong shape.
     case stateMismatch(name: String, reason: String)
+    /// A head configuration (YAML) is unreadable or asks for something impossible.
+    case headConfig(file: String, reason: String)
+    /// The cache lacks what a head needs (a column, a split, captions), or holds it in an unusable shape.
+    case cacheData(cache: String, reason: String)
 
     public var description: String {
         switch self {
@@ -31,6 +35,10 @@ public enum TrainError: Error, CustomStringConvertible, Equatable {
             return "\(file): \(reason)"
         case let .stateMismatch(name, reason):
             return "state tensor '\(name)': \(reason)"
+        case let .headConfig(file, reason):
+            return "head config \(file): \(reason)"
+        case let .cacheData(cache, reason):
+            return "cache \(cache): \(reason)"
         }
     }
 }

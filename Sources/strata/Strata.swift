@@ -20,6 +20,9 @@ struct Strata: ParsableCommand {
             BuildCommand.self,
             DemoCommand.self,
             EncodeCommand.self,
+            TrainCommand.self,
+            EvalCommand.self,
+            SyntheticPairsCommand.self,
         ]
     )
 }

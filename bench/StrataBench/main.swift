@@ -12,6 +12,7 @@ let benchmarks: [String: ([String]) throws -> Void] = [
     "train": TrainBench.run,
     "build": BuildBench.run,
     "encoders": EncodersBench.run,
+    "heads": HeadsBench.run,
 ]
 
 let arguments = Array(CommandLine.arguments.dropFirst())

@@ -1,0 +1,55 @@
+import Foundation
+import StrataTensor
+
+/// A trained head on disk: safetensors parameters under their `state_dict` names, with the head's YAML
+/// configuration and training facts in the file's `__metadata__`, so `strata eval` rebuilds the head
+/// from the checkpoint alone.
+public enum HeadCheckpoint {
+    /// Metadata key of the configuration YAML.
+    public static let configKey = "strata.head_config"
+    /// Metadata key of the input widths (`{"image": {column: width}, "text": {…}}` JSON).
+    public static let widthsKey = "strata.input_widths"
+
+    /// Saves `head` with its configuration, input widths and `extra` metadata.
+    public static func save(_ head: RetrievalHead, imageWidths: [String: Int], textWidths: [String: Int],
+                            to url: URL, extra: [String: String] = [:]) throws {
+        var metadata = extra
+        metadata[configKey] = try head.config.yaml()
+        let widths = try JSONSerialization.data(withJSONObject: ["image": imageWidths, "text": textWidths], options: [.sortedKeys])
+        metadata[widthsKey] = String(decoding: widths, as: UTF8.self)
+        try head.save(to: url, metadata: metadata)
+    }
+
+    /// Rebuilds the head stored at `url` with its trained parameters.
+    public static func load(_ url: URL) throws -> RetrievalHead {
+        let metadata = try self.metadata(url)
+        guard let yaml = metadata[configKey] else {
+            throw TrainError.checkpoint(file: url.path, reason: "no head configuration in the metadata (not written by strata train?)")
+        }
+        let config = try HeadConfig.parse(yaml, file: url.path)
+        guard let widthsJSON = metadata[widthsKey],
+              let widths = try? JSONSerialization.jsonObject(with: Data(widthsJSON.utf8)) as? [String: [String: Int]],
+              let image = widths["image"], let text = widths["text"] else {
+            throw TrainError.checkpoint(file: url.path, reason: "no input widths in the metadata")
+        }
+        let head = try HeadFactory.make(config, imageWidths: image, textWidths: text)
+        try head.load(contentsOf: url)
+        return head
+    }
+
+    /// The `__metadata__` strings of a safetensors file.
+    public static func metadata(_ url: URL) throws -> [String: String] {
+        guard let handle = try? FileHandle(forReadingFrom: url) else {
+            throw TrainError.checkpoint(file: url.path, reason: "cannot open")
+        }
+        defer { try? handle.close() }
+        let prefix = (try? handle.read(upToCount: 8)) ?? Data()
+        guard prefix.count == 8 else { throw TrainError.checkpoint(file: url.path, reason: "too short for a safetensors header") }
+        let length = prefix.enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+        guard length < 100_000_000, let header = try? handle.read(upToCount: Int(length)), header.count == Int(length),
+              let json = try? JSONSerialization.jsonObject(with: header) as? [String: Any] else {
+            throw TrainError.checkpoint(file: url.path, reason: "unreadable safetensors header")
+        }
+        return json["__metadata__"] as? [String: String] ?? [:]
+    }
+}
