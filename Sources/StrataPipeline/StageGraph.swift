@@ -120,6 +120,7 @@ final class StageGraph: @unchecked Sendable {
             case let .imagePlan(index, _, _), let .textPlan(index, _, _, _), let .features(index, _, _, _): shard = index
             }
             assemblies[shard, default: ShardAssembly()].add(part)
+            advance(progress, for: part)
             while let assembly = assemblies[next], assembly.isComplete {
                 let planned = plan.shards[next]
                 try writeMetrics.measure(items: planned.images.count) {
@@ -128,12 +129,24 @@ final class StageGraph: @unchecked Sendable {
                 assemblies[next] = nil
                 next += 1
                 window.committed(upTo: next)
-                progress?.advance("images", by: planned.images.count)
-                progress?.advance("captions", by: planned.captions.count)
                 if options.stop.isRaised { break }
             }
         }
         return next
+    }
+
+    /// Counts samples as their features (or failures) reach the writer, so progress moves within a shard.
+    private func advance(_ progress: BuildProgress?, for part: ShardPart) {
+        guard let progress else { return }
+        switch part {
+        case let .imagePlan(shard, _, failures):
+            progress.advance("images", by: imageSide == nil ? plan.shards[shard].images.count : failures.count)
+        case let .textPlan(shard, batches, _, failures):
+            // Without a text encoder, captions are done once tokenized.
+            progress.advance("captions", by: batches == 0 ? plan.shards[shard].captions.count : failures.count)
+        case let .features(_, modality, rows, failures):
+            progress.advance(modality == .image ? "images" : "captions", by: (rows.first?.ids.count ?? 0) + (rows.isEmpty ? failures.count : 0))
+        }
     }
 
     private func batch(for shard: BuildPlan.Shard, _ assembly: ShardAssembly) throws -> CacheBatch {
