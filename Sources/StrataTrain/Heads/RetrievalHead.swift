@@ -20,10 +20,14 @@ public protocol RetrievalHead: Module {
     func loss(_ inputs: PairInputs, on tape: Tape) throws -> (total: Variable, parts: [String: Variable])
     /// ITM logits of aligned pairs (`[B]`), or nil for heads without a matching classifier.
     func matchScores(_ inputs: PairInputs, on tape: Tape) throws -> Variable?
+    /// Images × captions scored per call at evaluation: heads whose every pair costs a token-level
+    /// attention (decoupled, pyramid) use small blocks to bound memory.
+    var evaluationBlock: (images: Int, captions: Int) { get }
 }
 
 extension RetrievalHead {
     public func matchScores(_ inputs: PairInputs, on tape: Tape) throws -> Variable? { nil }
+    public var evaluationBlock: (images: Int, captions: Int) { (128, 256) }
 
     public func loss(_ inputs: PairInputs, on tape: Tape) throws -> (total: Variable, parts: [String: Variable]) {
         let s = try scores(inputs, on: tape)
