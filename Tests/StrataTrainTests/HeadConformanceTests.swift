@@ -47,6 +47,11 @@ struct HeadConformanceTests {
         let scores = try head.scores(inputs, on: tape)
         expectMatches(tape.value(of: scores), try tensor(fixture, "\(name).scores"), "\(name) scores")
 
+        // Evaluation mode (the graph-free path for the token-level heads) gives the same scores.
+        let evaluation = Tape(training: false)
+        expectMatches(evaluation.value(of: try head.scores(inputs, on: evaluation)), try tensor(fixture, "\(name).scores"),
+                      "\(name) scores in evaluation mode")
+
         tape.reset()
         let (loss, parts) = try head.loss(inputs, on: tape)
         try tape.backward(loss)

@@ -12,6 +12,7 @@ public final class DecoupledAttentionHead: RetrievalHead {
     public let config: HeadConfig
     public let logitScale: Parameter?
     public var scoresAreCosine: Bool { true }
+    public var evaluationBlock: (images: Int, captions: Int) { (64, 256) }
     /// Image token projection.
     public let imageProjector: Projector
     /// Text token projection.

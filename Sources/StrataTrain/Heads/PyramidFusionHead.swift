@@ -29,6 +29,7 @@ public final class PyramidFusionHead: RetrievalHead {
     public let config: HeadConfig
     public let logitScale: Parameter?
     public var scoresAreCosine: Bool { true }
+    public var evaluationBlock: (images: Int, captions: Int) { (64, 256) }
     /// The levels, in configuration order.
     public let levels: [Level]
     /// One logit per level; the level weights are their softmax.

@@ -20,10 +20,14 @@ public protocol RetrievalHead: Module {
     func loss(_ inputs: PairInputs, on tape: Tape) throws -> (total: Variable, parts: [String: Variable])
     /// ITM logits of aligned pairs (`[B]`), or nil for heads without a matching classifier.
     func matchScores(_ inputs: PairInputs, on tape: Tape) throws -> Variable?
+    /// Images × captions scored per call at evaluation: heads whose every pair costs a token-level
+    /// attention (decoupled, pyramid) use small blocks to bound memory.
+    var evaluationBlock: (images: Int, captions: Int) { get }
 }
 
 extension RetrievalHead {
     public func matchScores(_ inputs: PairInputs, on tape: Tape) throws -> Variable? { nil }
+    public var evaluationBlock: (images: Int, captions: Int) { (128, 256) }
 
     public func loss(_ inputs: PairInputs, on tape: Tape) throws -> (total: Variable, parts: [String: Variable]) {
         let s = try scores(inputs, on: tape)
@@ -67,9 +71,15 @@ extension Tape {
     /// dot-product attention and gathers its values; the pair's score is the mean over real text tokens
     /// of the cosine between the gathered vector and the token's own feature.
     ///
-    /// `text`, `query` are `[Bt, L, D]`; `key`, `value` `[Bi, N, D]`; the result is `[Bi, Bt]`.
+    /// `text`, `query` are `[Bt, L, D]`; `key`, `value` `[Bi, N, D]`; the result is `[Bi, Bt]`. Outside
+    /// training the scores come from `TextToImageInference` (same values, no graph, far less memory).
     func textToImageScores(text: Variable, textMask: Tensor?, query: Variable, key: Variable, value: Variable,
                            imageMask: Tensor?, heads: Int, dropout: Float) throws -> Variable {
+        if !isTraining {
+            return constant(try TextToImageInference.scores(text: self.value(of: text), textMask: textMask, query: self.value(of: query),
+                                                            key: self.value(of: key), value: self.value(of: value),
+                                                            imageMask: imageMask, heads: heads))
+        }
         let (st, sk) = (shape(of: text), shape(of: key))
         let (textCount, length, width, imageCount) = (st[0], st[1], st[2], sk[0])
         let flatQuery = try reshape(query, [1, textCount * length, width])

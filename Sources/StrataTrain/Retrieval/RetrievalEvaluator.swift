@@ -3,9 +3,9 @@ import StrataTensor
 /// Scores every image of a split against every caption with a head, and measures retrieval.
 public enum RetrievalEvaluator {
     /// The `images × captions` score matrix (row-major), computed in evaluation mode in blocks of
-    /// `imageBlock × captionBlock` pairs.
-    public static func scoreMatrix(_ head: RetrievalHead, data: PairData, imageBlock: Int = 128,
-                                   captionBlock: Int = 256) throws -> [Float] {
+    /// `head.evaluationBlock` pairs.
+    public static func scoreMatrix(_ head: RetrievalHead, data: PairData) throws -> [Float] {
+        let (imageBlock, captionBlock) = head.evaluationBlock
         let (images, captions) = (data.imageCount, data.captionCount)
         var scores = [Float](repeating: 0, count: images * captions)
         let tape = Tape(training: false)
