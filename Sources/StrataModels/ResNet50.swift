@@ -42,7 +42,7 @@ public final class ResNet50: ImageEncoder {
     let stages: [[Bottleneck]]
     let fcWeight: Tensor?
     let fcBias: Tensor?
-    private let buffers = Buffers()
+    let buffers = Buffers()
 
     /// Loads the weights at `url` (a `.safetensors` file or a folder holding `model.safetensors`).
     public convenience init(checkpoint url: URL) throws {
