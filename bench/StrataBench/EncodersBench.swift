@@ -9,7 +9,7 @@ import StrataText
 /// inputs: IMAGES random 224x224 images (default 8, best of REPEATS = 2) and the first coco-mini captions (BERT batches of 64,
 /// bucketed by length; PyTorch is also timed on dataset-order batches padded to their longest caption).
 /// Each model is timed in Strata, then at once in PyTorch, so both see the same machine load.
-/// `--strata-only` skips PyTorch; `--only=resnet50|vit|bert` runs one model; `--captions=N` (default 384).
+/// `--strata-only` skips PyTorch; `--only=resnet50|vit|bert` runs one model; `--captions=N` (default: all 795).
 enum EncodersBench {
     static let threads = ProcessInfo.processInfo.environment["STRATA_BENCH_THREADS"].flatMap(Int.init) ?? 2
     /// Forward FLOPs of ResNet-50 at 224x224 (2 · 4.09 GMACs, convolutions and fc).
@@ -19,7 +19,7 @@ enum EncodersBench {
 
     static func run(_ arguments: [String]) throws {
         let strataOnly = arguments.contains("--strata-only")
-        let captionLimit = arguments.first { $0.hasPrefix("--captions=") }.flatMap { Int($0.dropFirst("--captions=".count)) } ?? 384
+        let captionLimit = arguments.first { $0.hasPrefix("--captions=") }.flatMap { Int($0.dropFirst("--captions=".count)) } ?? Int.max
         let only = arguments.first { $0.hasPrefix("--only=") }.map { String($0.dropFirst("--only=".count)) }
         let numbers = arguments.filter { !$0.hasPrefix("--") }
         let imageCount = numbers.first.flatMap(Int.init) ?? 8
