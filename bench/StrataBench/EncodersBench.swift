@@ -73,7 +73,8 @@ enum EncodersBench {
             guard let torch = peer[key] as? Double else { return ("-", "-") }
             return (String(format: "%.2f", torch), String(format: "%.2fx", strata / torch))
         }
-        print("encoders: fp32, \(threads) BLAS threads, best of \(repeats), seeded weights in \(work.path)")
+        let core = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "default"
+        print("encoders: fp32, \(threads) BLAS threads (OPENBLAS_CORETYPE \(core)), best of \(repeats), seeded weights in \(work.path)")
 
         if !skip("resnet50") {
             let resnet = try EncoderLoader.imageEncoder(model: "resnet50", checkpoint: work.appendingPathComponent("resnet50.safetensors"))
