@@ -25,7 +25,7 @@ public final class BERT: TextEncoder {
     let embeddingNormWeight: [Float], embeddingNormBias: [Float]
     let stack: [TransformerLayer]
     let poolerWeight: [Float]?, poolerBias: [Float]?
-    private let scratch = TransformerScratch()
+    let scratch = TransformerScratch()
 
     /// Loads a `BertModel` folder (a `.safetensors` path loads with the `config.json` beside it).
     public init(folder url: URL) throws {

@@ -29,6 +29,8 @@ public final class ResNet50: ImageEncoder {
         var b = Tensor(zeros: [0])
         var identity = Tensor(zeros: [0])
         var pooled = Tensor(zeros: [0])
+        /// This worker's share of the batch, when the batch is split.
+        var input = Tensor(zeros: [0])
         let workspace = Workspace()
     }
 
@@ -42,7 +44,10 @@ public final class ResNet50: ImageEncoder {
     let stages: [[Bottleneck]]
     let fcWeight: Tensor?
     let fcBias: Tensor?
-    private let buffers = Buffers()
+    /// Buffers of worker 0 (the whole batch when it is not split).
+    var buffers: Buffers { workerBuffers[0] }
+    /// One set of buffers per worker.
+    private var workerBuffers = [Buffers()]
 
     /// Loads the weights at `url` (a `.safetensors` file or a folder holding `model.safetensors`).
     public convenience init(checkpoint url: URL) throws {
@@ -152,23 +157,75 @@ public final class ResNet50: ImageEncoder {
                                       reason: "pixels must be f32 [N, 3, H, W] with H, W >= 32, got \(pixels.dtype) \(pixels.shape)")
         }
         do {
-            return try run(pixels, levels: levels)
+            return try runSplit(pixels, levels: levels)
         } catch let error as TensorError {
             throw ModelError.kernel(architecture: architecture, reason: error.description)
         }
     }
 
-    private func run(_ pixels: Tensor, levels: [PyramidLevel]) throws -> [Tensor] {
+    /// With several BLAS threads configured and several images, the batch is split into that many
+    /// contiguous parts, each run by its own worker with single-threaded gemms (no thread hand-offs
+    /// inside the many mid-sized convolution products), and the parts are joined back in order.
+    /// Each image's result does not depend on the split.
+    private func runSplit(_ pixels: Tensor, levels: [PyramidLevel]) throws -> [Tensor] {
+        let batch = pixels.shape[0]
+        let workers = min(SingleThreadedBLAS.configuredThreads, batch)
+        while workerBuffers.count < workers { workerBuffers.append(Buffers()) }
+        if workers <= 1 { return try run(pixels, levels: levels, buffers: workerBuffers[0]) }
+        let imageFloats = pixels.count / batch
+        let bounds = (0...workers).map { $0 * batch / workers }
+        var parts = [Result<[Tensor], Error>](repeating: .success([]), count: workers)
+        let buffers = workerBuffers
+        parts.withUnsafeMutableBufferPointer { slots in
+            guard let slots = slots.baseAddress else { return }
+            SingleThreadedBLAS.run {
+                DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                    let b = buffers[worker]
+                    let count = bounds[worker + 1] - bounds[worker]
+                    b.input.prepareOutput(shape: [count] + pixels.shape.dropFirst())
+                    pixels.withUnsafeFloats { source in
+                        b.input.withUnsafeMutableFloats { target in
+                            guard let from = source.baseAddress, let to = target.baseAddress else { return }
+                            to.update(from: from + bounds[worker] * imageFloats, count: count * imageFloats)
+                        }
+                    }
+                    slots[worker] = Result { try self.run(b.input, levels: levels, buffers: b) }
+                }
+            }
+        }
+        let results = try parts.map { try $0.get() }
+        return try levels.indices.map { index in try ResNet50.concatenate(results.map { $0[index] }) }
+    }
+
+    /// Tensors joined along their first dimension.
+    static func concatenate(_ parts: [Tensor]) throws -> Tensor {
+        guard let first = parts.first else { return Tensor(zeros: [0]) }
+        let rows = parts.reduce(0) { $0 + $1.shape[0] }
+        var out = Tensor(zeros: [rows] + first.shape.dropFirst())
+        var offset = 0
+        out.withUnsafeMutableFloats { target in
+            guard let to = target.baseAddress else { return }
+            for part in parts {
+                part.withUnsafeFloats { source in
+                    guard let from = source.baseAddress else { return }
+                    (to + offset).update(from: from, count: source.count)
+                    offset += source.count
+                }
+            }
+        }
+        return out
+    }
+
+    private func run(_ pixels: Tensor, levels: [PyramidLevel], buffers b: Buffers) throws -> [Tensor] {
         let needsHead = levels.contains { $0.output == "avgpool" || $0.output == "fc" }
         let deepest = needsHead ? 3 : levels.compactMap { ResNet50.stageNames.firstIndex(of: $0.output) }.max() ?? -1
         var results = [Tensor?](repeating: nil, count: levels.count)
-        let b = buffers
         try Kernels.conv2d(pixels, weight: stem.weight, bias: stem.bias, stride: Size2D(2, 2), padding: Size2D(3, 3),
                            activation: .relu, into: &b.a, workspace: b.workspace)
         try Kernels.maxPool2d(b.a, kernel: 3, stride: 2, padding: 1, into: &b.x)
         if deepest >= 0 {
             for stage in 0...deepest {
-                for block in stages[stage] { try forward(block) }
+                for block in stages[stage] { try forward(block, b) }
                 for (index, level) in levels.enumerated() where level.output == ResNet50.stageNames[stage] {
                     results[index] = try reduce(b.x, level)
                 }
@@ -187,13 +244,12 @@ public final class ResNet50: ImageEncoder {
     }
 
     /// One bottleneck from `buffers.x` back into `buffers.x`.
-    private func forward(_ block: Bottleneck) throws {
-        let b = buffers
-        try conv(block.conv1, b.x, into: &b.a, activation: .relu)
-        try conv(block.conv2, b.a, into: &b.b, activation: .relu)
-        try conv(block.conv3, b.b, into: &b.y, activation: .none)
+    private func forward(_ block: Bottleneck, _ b: Buffers) throws {
+        try conv(block.conv1, b.x, into: &b.a, activation: .relu, b.workspace)
+        try conv(block.conv2, b.a, into: &b.b, activation: .relu, b.workspace)
+        try conv(block.conv3, b.b, into: &b.y, activation: .none, b.workspace)
         if let downsample = block.downsample {
-            try conv(downsample, b.x, into: &b.identity, activation: .none)
+            try conv(downsample, b.x, into: &b.identity, activation: .none, b.workspace)
             try Kernels.addInPlace(&b.y, b.identity, activation: .relu)
         } else {
             try Kernels.addInPlace(&b.y, b.x, activation: .relu)
@@ -201,10 +257,11 @@ public final class ResNet50: ImageEncoder {
         swap(&b.x, &b.y)
     }
 
-    private func conv(_ layer: FoldedConv, _ input: Tensor, into out: inout Tensor, activation: Activation) throws {
+    private func conv(_ layer: FoldedConv, _ input: Tensor, into out: inout Tensor, activation: Activation,
+                      _ workspace: Workspace) throws {
         try Kernels.conv2d(input, weight: layer.weight, bias: layer.bias, stride: Size2D(layer.stride, layer.stride),
                            padding: Size2D(layer.padding, layer.padding), activation: activation, into: &out,
-                           workspace: buffers.workspace)
+                           workspace: workspace)
     }
 
     /// A stage map as the level asks: copied, adaptively pooled, or averaged to `[N, C]`.

@@ -24,7 +24,7 @@ public final class ViT: ImageEncoder {
     let stack: [TransformerLayer]
     let finalNormWeight: [Float], finalNormBias: [Float]
     let poolerWeight: [Float]?, poolerBias: [Float]?
-    private let scratch = TransformerScratch()
+    let scratch = TransformerScratch()
 
     /// Patches per image side.
     var grid: Int { imageSize / patchSize }

@@ -49,7 +49,9 @@ import StrataTestSupport
         let pixels = try SharedData.npy("fixtures/torch/resnet50_in_b.npy")
         let first = try encoder.encode(pixels: pixels, levels: [PyramidLevel(output: "avgpool")])
         let second = try encoder.encode(pixels: pixels, levels: [PyramidLevel(output: "avgpool")])
-        #expect(first[0].floats == second[0].floats)
+        // Equal up to rounding: OpenBLAS may split a product differently when another test changes its
+        // thread count (attention runs its small products single-threaded) while this one runs.
+        #expect(Conformance.maxAbsDifference(first[0].floats, second[0].floats) <= 1e-5)
     }
 
     @Test func unknownLevelsAreRejected() throws {

@@ -6,16 +6,22 @@ import StrataText
 
 /// `bench/run encoders [IMAGES] [REPEATS]`: ResNet-50, ViT-B/16 and BERT-base forward passes in Strata and
 /// PyTorch fp32, both on 2 threads, over the same seeded weights (written to /tmp as safetensors) and
-/// inputs: IMAGES random 224x224 images (default 8, best of REPEATS = 2) and the coco-mini captions (BERT batches of 64,
+/// inputs: IMAGES random 224x224 images (default 8, best of REPEATS = 2) and the first coco-mini captions (BERT batches of 64,
 /// bucketed by length; PyTorch is also timed on dataset-order batches padded to their longest caption).
+/// Each model is timed in Strata, then at once in PyTorch, so both see the same machine load.
+/// `--strata-only` skips PyTorch; `--only=resnet50|vit|bert` runs one model; `--captions=N` (default: all 795).
 enum EncodersBench {
-    static let threads = 2
+    static let threads = ProcessInfo.processInfo.environment["STRATA_BENCH_THREADS"].flatMap(Int.init) ?? 2
     /// Forward FLOPs of ResNet-50 at 224x224 (2 · 4.09 GMACs, convolutions and fc).
     static let resnetFlopsPerImage = 2 * 4.089e9
+    /// Forward FLOPs of ViT-B/16 at 224x224 (2 · 17.6 GMACs).
+    static let vitFlopsPerImage = 2 * 17.56e9
 
     static func run(_ arguments: [String]) throws {
         let strataOnly = arguments.contains("--strata-only")
-        let numbers = arguments.filter { $0 != "--strata-only" }
+        let captionLimit = arguments.first { $0.hasPrefix("--captions=") }.flatMap { Int($0.dropFirst("--captions=".count)) } ?? Int.max
+        let only = arguments.first { $0.hasPrefix("--only=") }.map { String($0.dropFirst("--only=".count)) }
+        let numbers = arguments.filter { !$0.hasPrefix("--") }
         let imageCount = numbers.first.flatMap(Int.init) ?? 8
         let repeats = numbers.dropFirst().first.flatMap(Int.init) ?? 2
         Kernels.setBLASThreads(threads)
@@ -43,64 +49,79 @@ enum EncodersBench {
             }
         }
         try NPY.write(images, to: work.appendingPathComponent("images.npy"))
-        let (tokens, batches, orderBatches) = try captions()
+        let (tokens, batches, orderBatches) = try captions(limit: captionLimit)
         let captionJSON: [String: Any] = ["tokens": tokens.map { $0.map(Int.init) },
                                           "batches": batches.map(\.indices), "order_batches": orderBatches.map(\.indices)]
         try JSONSerialization.data(withJSONObject: captionJSON).write(to: work.appendingPathComponent("captions.json"))
 
-        // Strata.
-        let resnet = try EncoderLoader.imageEncoder(model: "resnet50", checkpoint: work.appendingPathComponent("resnet50.safetensors"))
-        let resnetLevels = [PyramidLevel(output: "fc")]
-        let resnetSeconds = try Stopwatch.best(of: repeats) { _ = try resnet.encode(pixels: images, levels: resnetLevels) }
-        let resnetFC = try resnet.encode(pixels: slice(images, 2), levels: resnetLevels)[0]
-        let vit = try EncoderLoader.imageEncoder(model: "vit", checkpoint: work.appendingPathComponent("vit"))
-        let vitLevels = [PyramidLevel(output: "last_hidden_state"), PyramidLevel(output: "pooler_output")]
-        let vitSeconds = try Stopwatch.best(of: repeats) { _ = try vit.encode(pixels: images, levels: vitLevels) }
-        let vitPooler = try vit.encode(pixels: slice(images, 2), levels: [PyramidLevel(output: "pooler_output")])[0]
-        let bert = try EncoderLoader.textEncoder(model: "bert", checkpoint: work.appendingPathComponent("bert"))
-        let packed = try batches.map { try LengthBatching.pack(tokens, batch: $0) }
-        let bertLevels = [PyramidLevel(output: "last_hidden_state")]
-        let bertSeconds = try Stopwatch.best(of: repeats) {
-            for (ids, mask) in packed { _ = try bert.encode(inputIDs: ids, attentionMask: mask, tokenTypeIDs: nil, levels: bertLevels) }
+        let skip = { (name: String) in only != nil && only != name }
+        func time(_ body: () throws -> Void, warmUp: () throws -> Void) throws -> Double {
+            try warmUp()
+            var best = Double.infinity
+            for _ in 0..<repeats { best = min(best, try Stopwatch.time(body)) }
+            return best
         }
-        let bertFirst = try bert.encode(inputIDs: packed[0].ids, attentionMask: packed[0].mask, tokenTypeIDs: nil, levels: bertLevels)[0]
-
-        let strataResnet = Double(imageCount) / resnetSeconds
-        let strataViT = Double(imageCount) / vitSeconds
-        let strataBERT = Double(tokens.count) / bertSeconds
-        print(String(format: "  Strata: ResNet-50 %.2f img/s (%.1f GFLOP/s), ViT-B/16 %.2f img/s, BERT-base %.1f cap/s",
-                     strataResnet, strataResnet * resnetFlopsPerImage / 1e9, strataViT, strataBERT))
-        if strataOnly { return }
-
-        // PyTorch.
-        let peer = try Peer.run("encoders.py", [work.path, String(threads), String(repeats)])
-        func number(_ key: String) throws -> Double {
-            guard let value = peer[key] as? Double else { throw Peer.Failure(description: "encoders.py printed no \(key)") }
-            return value
+        /// Runs the peer on one model right after Strata's timing of it, so both see the same machine load.
+        func peer(_ model: String) throws -> [String: Any] {
+            strataOnly ? [:] : try Peer.run("encoders.py", [work.path, String(threads), String(repeats), model])
         }
-        let torchResnet = try number("resnet50_images_per_second")
-        let torchViT = try number("vit_images_per_second")
-        let torchBERT = try number("bert_captions_per_second")
-        let torchBERTUnsorted = try number("bert_unsorted_captions_per_second")
-        func agreement(_ strata: Tensor, _ file: String) throws -> String {
-            let reference = try NPY.read(contentsOf: work.appendingPathComponent(file))
+        func agreement(_ strata: Tensor, _ file: String) -> String {
+            guard let reference = try? NPY.read(contentsOf: work.appendingPathComponent(file)) else { return "-" }
             return String(format: "%.2g", Conformance.maxAbsDifference(strata.floats, reference.floats))
         }
+        func ratio(_ strata: Double, _ peer: [String: Any], _ key: String) -> (String, String) {
+            guard let torch = peer[key] as? Double else { return ("-", "-") }
+            return (String(format: "%.2f", torch), String(format: "%.2fx", strata / torch))
+        }
+        let core = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "default"
+        print("encoders: fp32, \(threads) BLAS threads (OPENBLAS_CORETYPE \(core)), best of \(repeats), seeded weights in \(work.path)")
 
-        let overhead = LengthBatching.paddingOverhead(lengths: tokens.map(\.count), batches: batches)
-        let orderOverhead = LengthBatching.paddingOverhead(lengths: tokens.map(\.count), batches: orderBatches)
-        print("encoders: fp32, \(threads) threads, best of \(repeats), seeded weights in \(work.path) (torch \(peer["torch"] ?? "?"))")
-        print(String(format: "  ResNet-50  batch %d 224x224   Strata %7.2f img/s (%.1f GFLOP/s)   PyTorch %7.2f img/s   ratio %.2fx   max|diff| fc %@",
-                     imageCount, strataResnet, strataResnet * resnetFlopsPerImage / 1e9, torchResnet, strataResnet / torchResnet,
-                     try agreement(resnetFC, "torch_resnet50_fc.npy")))
-        print(String(format: "  ViT-B/16   batch %d 224x224   Strata %7.2f img/s   PyTorch %7.2f img/s   ratio %.2fx   max|diff| pooler %@",
-                     imageCount, strataViT, torchViT, strataViT / torchViT, try agreement(vitPooler, "torch_vit_pooler.npy")))
-        print(String(format: "  BERT-base  %d coco-mini captions, %d batches of <=64 by length (padding x%.2f)",
-                     tokens.count, batches.count, overhead))
-        print(String(format: "             Strata %7.1f cap/s   PyTorch same batches %7.1f cap/s   ratio %.2fx   max|diff| %@",
-                     strataBERT, torchBERT, strataBERT / torchBERT, try agreement(bertFirst, "torch_bert_first.npy")))
-        print(String(format: "             PyTorch dataset-order batches (padding x%.2f) %7.1f cap/s   ratio %.2fx",
-                     orderOverhead, torchBERTUnsorted, strataBERT / torchBERTUnsorted))
+        if !skip("resnet50") {
+            let resnet = try EncoderLoader.imageEncoder(model: "resnet50", checkpoint: work.appendingPathComponent("resnet50.safetensors"))
+            let levels = [PyramidLevel(output: "fc")]
+            let first = try slice(images, 2)
+            let seconds = try time({ _ = try resnet.encode(pixels: images, levels: levels) },
+                                   warmUp: { _ = try resnet.encode(pixels: images, levels: levels) })
+            let fc = try resnet.encode(pixels: first, levels: levels)[0]
+            let torch = try peer("resnet50")
+            let strata = Double(imageCount) / seconds
+            let (torchRate, factor) = ratio(strata, torch, "resnet50_images_per_second")
+            print(String(format: "  ResNet-50  batch %d 224x224  Strata %7.2f img/s (%.1f GFLOP/s)  PyTorch %@ img/s  ratio %@  max|diff| fc %@",
+                         imageCount, strata, strata * resnetFlopsPerImage / 1e9, torchRate, factor, agreement(fc, "torch_resnet50_fc.npy")))
+        }
+        if !skip("vit") {
+            let vit = try EncoderLoader.imageEncoder(model: "vit", checkpoint: work.appendingPathComponent("vit"))
+            let levels = [PyramidLevel(output: "last_hidden_state"), PyramidLevel(output: "pooler_output")]
+            let seconds = try time({ _ = try vit.encode(pixels: images, levels: levels) },
+                                   warmUp: { _ = try vit.encode(pixels: images, levels: levels) })
+            let pooler = try vit.encode(pixels: slice(images, 2), levels: [PyramidLevel(output: "pooler_output")])[0]
+            let torch = try peer("vit")
+            let strata = Double(imageCount) / seconds
+            let (torchRate, factor) = ratio(strata, torch, "vit_images_per_second")
+            print(String(format: "  ViT-B/16   batch %d 224x224  Strata %7.2f img/s (%.1f GFLOP/s)  PyTorch %@ img/s  ratio %@  max|diff| pooler %@",
+                         imageCount, strata, strata * vitFlopsPerImage / 1e9, torchRate, factor, agreement(pooler, "torch_vit_pooler.npy")))
+        }
+        if !skip("bert") {
+            let bert = try EncoderLoader.textEncoder(model: "bert", checkpoint: work.appendingPathComponent("bert"))
+            let packed = try batches.map { try LengthBatching.pack(tokens, batch: $0) }
+            let levels = [PyramidLevel(output: "last_hidden_state")]
+            let encodeFirst = { try bert.encode(inputIDs: packed[0].ids, attentionMask: packed[0].mask, tokenTypeIDs: nil, levels: levels) }
+            let seconds = try time({
+                for (ids, mask) in packed { _ = try bert.encode(inputIDs: ids, attentionMask: mask, tokenTypeIDs: nil, levels: levels) }
+            }, warmUp: { _ = try encodeFirst() })
+            let first = try encodeFirst()[0]
+            let torch = try peer("bert")
+            let strata = Double(tokens.count) / seconds
+            let lengths = tokens.map(\.count)
+            let (torchRate, factor) = ratio(strata, torch, "bert_captions_per_second")
+            let (unsortedRate, unsortedFactor) = ratio(strata, torch, "bert_unsorted_captions_per_second")
+            print(String(format: "  BERT-base  %d coco-mini captions in %d batches of <=64 bucketed by length (padding x%.2f)",
+                         tokens.count, batches.count, LengthBatching.paddingOverhead(lengths: lengths, batches: batches)))
+            print(String(format: "             Strata %7.1f cap/s  PyTorch same batches %@ cap/s  ratio %@  max|diff| %@",
+                         strata, torchRate, factor, agreement(first, "torch_bert_first.npy")))
+            print(String(format: "             PyTorch dataset-order batches (padding x%.2f) %@ cap/s  ratio %@",
+                         LengthBatching.paddingOverhead(lengths: lengths, batches: orderBatches), unsortedRate, unsortedFactor))
+        }
     }
 
     /// The first `count` images.
@@ -111,7 +132,7 @@ enum EncodersBench {
     }
 
     /// The coco-mini captions tokenized with the bert-base-uncased vocabulary, bucketed and in dataset order.
-    static func captions() throws -> ([[Int32]], [LengthBatching.Batch], [LengthBatching.Batch]) {
+    static func captions(limit: Int) throws -> ([[Int32]], [LengthBatching.Batch], [LengthBatching.Batch]) {
         var texts: [String] = []
         for split in ["train", "val"] {
             let url = try SharedData.url("data/coco-mini/annotations/captions_\(split)2017.json")
@@ -120,7 +141,7 @@ enum EncodersBench {
             texts += annotations.compactMap { $0["caption"] as? String }
         }
         let tokenizer = try BertTokenizer(directory: SharedData.url("models/all-MiniLM-L6-v2"))
-        let tokens = try texts.map { try tokenizer.encode($0, options: EncodingOptions(maxLength: 128)).ids }
+        let tokens = try texts.prefix(limit).map { try tokenizer.encode($0, options: EncodingOptions(maxLength: 128)).ids }
         let batches = LengthBatching.batches(lengths: tokens.map(\.count), maxBatchSize: 64)
         let order = stride(from: 0, to: tokens.count, by: 64).map { start -> LengthBatching.Batch in
             let indices = Array(start..<min(start + 64, tokens.count))

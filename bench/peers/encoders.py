@@ -5,7 +5,7 @@ ViT and BERT), runs fp32 on the CPU under torch.inference_mode() with torch.set_
 and prints one JSON line with throughputs. Also saves a few outputs as .npy so the Swift side can
 check both ran the same model.
 
-usage: encoders.py WORKDIR THREADS REPEATS
+usage: encoders.py WORKDIR THREADS REPEATS [MODEL]   (MODEL: resnet50, vit or bert; default all)
 WORKDIR holds resnet50.safetensors, vit/, bert/, images.npy and captions.json
 ({"tokens": [[ids...]...], "batches": [[indices...]...], "order_batches": [[indices...]...]}).
 """
@@ -23,11 +23,12 @@ from safetensors.torch import load_file
 from transformers import BertModel, ViTModel
 
 workdir, threads, repeats = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+models = sys.argv[4:] or ["resnet50", "vit", "bert"]
 torch.set_num_threads(threads)
 
 
-def best(fn):
-    fn()
+def best(fn, warm_up=None):
+    (warm_up or fn)()
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -42,19 +43,23 @@ def load_folder(cls, folder):
 
 
 result = {"torch": torch.__version__, "threads": threads}
-with torch.inference_mode():
-    images = torch.from_numpy(np.load(f"{workdir}/images.npy"))
 
+
+def run_resnet(images):
     resnet = torchvision.models.resnet50(weights=None).eval()
     missing, unexpected = resnet.load_state_dict(load_file(f"{workdir}/resnet50.safetensors"), strict=False)
     assert not unexpected and all(m.endswith("num_batches_tracked") for m in missing), (missing, unexpected)
     np.save(f"{workdir}/torch_resnet50_fc.npy", resnet(images[:2]).numpy())
     result["resnet50_images_per_second"] = len(images) / best(lambda: resnet(images))
 
+
+def run_vit(images):
     vit = load_folder(ViTModel, f"{workdir}/vit")
     np.save(f"{workdir}/torch_vit_pooler.npy", vit(pixel_values=images[:2]).pooler_output.numpy())
     result["vit_images_per_second"] = len(images) / best(lambda: vit(pixel_values=images))
 
+
+def run_bert():
     bert = load_folder(BertModel, f"{workdir}/bert")
     with open(f"{workdir}/captions.json") as f:
         captions = json.load(f)
@@ -74,8 +79,18 @@ with torch.inference_mode():
         return lambda: [bert(input_ids=ids, attention_mask=mask) for ids, mask in packed]
 
     first_ids, first_mask = pack(captions["batches"][0])
-    np.save(f"{workdir}/torch_bert_first.npy",
-            bert(input_ids=first_ids, attention_mask=first_mask).last_hidden_state.numpy())
-    result["bert_captions_per_second"] = len(tokens) / best(run(captions["batches"]))
-    result["bert_unsorted_captions_per_second"] = len(tokens) / best(run(captions["order_batches"]))
+    first = lambda: bert(input_ids=first_ids, attention_mask=first_mask)
+    np.save(f"{workdir}/torch_bert_first.npy", first().last_hidden_state.numpy())
+    result["bert_captions_per_second"] = len(tokens) / best(run(captions["batches"]), first)
+    result["bert_unsorted_captions_per_second"] = len(tokens) / best(run(captions["order_batches"]), first)
+
+
+with torch.inference_mode():
+    images = torch.from_numpy(np.load(f"{workdir}/images.npy"))
+    if "resnet50" in models:
+        run_resnet(images)
+    if "vit" in models:
+        run_vit(images)
+    if "bert" in models:
+        run_bert()
 print(json.dumps(result))
