@@ -71,12 +71,16 @@ public struct PipelineConfig: Sendable, Equatable {
     public struct Workers: Sendable, Equatable {
         public var decode: Int = 2
         public var tokenize: Int = 1
-        public var imageEncoder: Int = 1
+        public var imageEncoder: Int = 2
         public var textEncoder: Int = 1
-        public var blasThreads: Int = 2
+        /// OpenBLAS threads per call. Above 1, gemm results may differ in their last bits from run to
+        /// run (OpenBLAS's results depend on its thread count, which concurrent encoders change), so
+        /// caches are byte-identical only with 1: one BLAS thread per encoder worker, one worker per core.
+        public var blasThreads: Int = 1
         public var queueDepth: Int = 8
 
-        /// The defaults: two decoders, one tokenizer, one worker per encoder, two BLAS threads.
+        /// The defaults: two decoders, one tokenizer, two image encoder workers, one text encoder
+        /// worker, one BLAS thread each.
         public init() {}
 
         /// Sets counts from `key=N` pairs such as `decode=3,image_encoder=2` (the pipeline file's keys).

@@ -34,9 +34,9 @@ enum TokenizeBench {
         let strata = Double(texts.count) / seconds
         let idSum = encodings.reduce(0) { $0 + $1.ids.reduce(0) { $0 + Int($1) } }
 
-        let peer = try Peer.run("tokenize.py", [model.appendingPathComponent("vocab.txt").path, file.path, String(repeats)])
+        let peer = try Peer.run("wordpiece.py", [model.appendingPathComponent("vocab.txt").path, file.path, String(repeats)])
         guard let hf = peer["captions_per_second"] as? Double, let hfSum = peer["id_sum"] as? Int else {
-            throw Peer.Failure(description: "tokenize.py printed no captions_per_second")
+            throw Peer.Failure(description: "wordpiece.py printed no captions_per_second")
         }
         print("tokenize: \(texts.count) coco-mini captions, one thread, best of \(repeats)")
         print(String(format: "  strata     %10.0f captions/s", strata))

@@ -97,11 +97,11 @@ def main():
     dtypes = {"f32": np.float32, "f16": np.float16, "bf16": np.float32}
 
     env = lmdb.open(out, map_size=1 << 36, max_dbs=64)
-    tables = {}
+    names = ["image/resnet50/" + level["name"] for level in image_cfg["levels"]]
+    names += ["text/bert/" + level["name"] for level in text_cfg["levels"]]
+    tables = {name: env.open_db(name.encode()) for name in names}
 
     def table(name):
-        if name not in tables:
-            tables[name] = env.open_db(name.encode())
         return tables[name]
 
     loader = DataLoader(CocoImages(images, transform), batch_size=image_batch, num_workers=2, shuffle=False)

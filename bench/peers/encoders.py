@@ -9,11 +9,8 @@ usage: encoders.py WORKDIR THREADS REPEATS [MODEL]   (MODEL: resnet50, vit or be
 WORKDIR holds resnet50.safetensors, vit/, bert/, images.npy and captions.json
 ({"tokens": [[ids...]...], "batches": [[indices...]...], "order_batches": [[indices...]...]}).
 """
-import sys
-
-del sys.path[0]  # bench/peers/tokenize.py would shadow the standard library's tokenize module
-
 import json
+import sys
 import time
 
 import numpy as np

@@ -10,24 +10,21 @@ initialisation (seeds 1..K) to measure the seed-to-seed spread. Prints one JSON 
 import os
 import sys
 
-# bench/peers/ holds tokenize.py, which would shadow the standard module numpy imports.
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import math  # noqa: E402
-import time  # noqa: E402
+import argparse
+import json
+import math
+import time
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-import torch.nn as nn  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-import yaml  # noqa: E402
-from safetensors.torch import load_file  # noqa: E402
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import yaml
+from safetensors.torch import load_file
 
 sys.path.insert(0, os.path.join(_HERE, "..", "..", "schemas"))
-import strata_cache  # noqa: E402
+import strata_cache
 
 
 class Projector(nn.Module):

@@ -1,6 +1,6 @@
 """Peer of `strata-bench tokenize`: captions/s of Hugging Face tokenizers on one thread.
 
-usage: tokenize.py VOCAB_TXT CAPTIONS_TXT REPEATS
+usage: wordpiece.py VOCAB_TXT CAPTIONS_TXT REPEATS
 Encodes the captions (one per line) with BertWordPieceTokenizer.encode_batch, best of REPEATS runs,
 and prints one JSON object: captions per second and the sum of all ids (to check both sides agree).
 """
