@@ -23,7 +23,7 @@ import torch.nn.functional as F
 import yaml
 from safetensors.torch import load_file
 
-sys.path.insert(0, os.path.join(_HERE, "..", "..", "schemas"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "schemas"))
 import strata_cache
 
 
