@@ -35,7 +35,9 @@ struct DemoCommand: ParsableCommand {
         for encoder in summary.manifest.encoders {
             print("  encoder \(encoder.name): \(encoder.checkpoint), weights sha256 \(encoder.weightsSHA256.prefix(16))…")
         }
-        print("next: strata inspect \(summary.cache)   strata verify \(summary.cache)")
+        let strata = CommandLine.arguments.first ?? "strata"
+        print("next: \(strata) inspect \(summary.cache)")
+        print("      \(strata) train heads/projector.yaml --cache \(summary.cache)   (a head on the pooled columns)")
         if summary.stoppedEarly { throw ExitCode(130) }
     }
 
