@@ -59,7 +59,7 @@ let package = Package(
         ),
 
         // Paths to ../shared and numeric comparison, for tests and benchmarks only.
-        .target(name: "StrataTestSupport", dependencies: ["StrataTensor"]),
+        .target(name: "StrataTestSupport", dependencies: ["StrataTensor", "StrataCache"]),
 
         .testTarget(name: "StrataTensorTests", dependencies: ["StrataTensor", "StrataTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "StrataPipelineTests", dependencies: ["StrataPipeline", "StrataTestSupport"]),

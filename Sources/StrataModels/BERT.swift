@@ -129,11 +129,9 @@ public final class BERT: TextEncoder {
                 if keep { keyLengths[b] = l + 1 }
             }
         }
-        if deepest > 0 {
-            for layer in 0..<deepest {
-                stack[layer].forward(x, batch: batch, length: length, keyBias: keyBias, keyLengths: keyLengths, scratch: scratch)
-                collect(.hidden(layer + 1))
-            }
+        for layer in 0..<deepest {
+            stack[layer].forward(x, batch: batch, length: length, keyBias: keyBias, keyLengths: keyLengths, scratch: scratch)
+            collect(.hidden(layer + 1))
         }
         collect(.last)
         for (index, (source, _)) in plan.enumerated() where source == .pooler {

@@ -37,7 +37,7 @@ public enum EncodeRunner {
     /// The levels written when none are asked for.
     public static func defaultLevels(model: String) -> [PyramidLevel] {
         switch model.lowercased() {
-        case "resnet50", "resnet-50":
+        case "resnet50":
             return ["layer1", "layer2", "layer3", "layer4", "avgpool", "fc"].map { PyramidLevel(output: $0) }
         default:
             return ["last_hidden_state", "pooler_output"].map { PyramidLevel(output: $0) }

@@ -10,7 +10,7 @@ public enum EncoderLoader {
     /// model "resnet50" (checkpoint = a .safetensors file with torchvision names, or a folder holding model.safetensors) or "vit" (HF ViTModel folder: config.json + model.safetensors)
     public static func imageEncoder(model: String, checkpoint: URL) throws -> any ImageEncoder {
         switch model.lowercased() {
-        case "resnet50", "resnet-50": return try ResNet50(checkpoint: checkpoint)
+        case "resnet50": return try ResNet50(checkpoint: checkpoint)
         case "vit": return try ViT(folder: checkpoint)
         default: throw ModelError.unknownModel(name: model, known: imageModels)
         }

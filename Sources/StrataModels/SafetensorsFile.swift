@@ -63,6 +63,9 @@ public final class SafetensorsFile: @unchecked Sendable {
     /// The tensor converted to `f32` (from F32, F16, BF16, I32 or I64).
     public func floatTensor(_ name: String) throws -> Tensor {
         let entry = try self.entry(name)
+        guard ["F32", "F16", "BF16", "I32", "I64"].contains(entry.dtype) else {
+            throw ModelError.unsupportedDType(file: path, tensor: name, dtype: entry.dtype)
+        }
         var result = Tensor(zeros: entry.shape, dtype: .f32)
         let count = result.count
         let source = try payload(entry)
@@ -86,9 +89,6 @@ public final class SafetensorsFile: @unchecked Sendable {
             default:
                 break
             }
-        }
-        guard ["F32", "F16", "BF16", "I32", "I64"].contains(entry.dtype) else {
-            throw ModelError.unsupportedDType(file: path, tensor: name, dtype: entry.dtype)
         }
         return result
     }

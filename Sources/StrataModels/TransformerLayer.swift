@@ -140,12 +140,12 @@ func dense(_ x: UnsafePointer<Float>, rows: Int, inFeatures: Int, _ weight: [Flo
 
 /// Scratch memory of a transformer forward pass, reused from call to call.
 final class TransformerScratch {
-    let qkv = ScratchBuffer()
-    let context = ScratchBuffer()
-    let normed = ScratchBuffer()
-    let up = ScratchBuffer()
-    let scores = ScratchBuffer()
-    let hidden = ScratchBuffer()
-    let keyBias = ScratchBuffer()
-    let patches = ScratchBuffer()
+    let qkv = Workspace()
+    let context = Workspace()
+    let normed = Workspace()
+    let up = Workspace()
+    let scores = Workspace()
+    let hidden = Workspace()
+    let keyBias = Workspace()
+    let patches = Workspace()
 }

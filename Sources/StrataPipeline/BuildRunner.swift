@@ -217,7 +217,7 @@ struct ImageSide {
         let pyramid = LevelMapping.pyramidLevels(encoder.levels)
         try first.validate(levels: pyramid)
         let probe = try first.encode(pixels: Tensor(zeros: [1, 3, inputSize.height, inputSize.width]), levels: pyramid)
-        levels = try LevelMapping.plan(encoder.levels, modality: .image, model: encoder.model,
+        levels = try LevelMapping.plan(encoder.levels, pyramid: pyramid, modality: .image, model: encoder.model,
                                        sampleShapes: probe.map { Array($0.shape.dropFirst()) },
                                        perToken: probe.map { _ in false })
     }
@@ -242,7 +242,7 @@ struct TextSide {
         let mask = try Tensor(shape: [1, 2], int32s: [1, 1])
         let probe = try first.encode(inputIDs: ids, attentionMask: mask, tokenTypeIDs: Tensor(zeros: [1, 2], dtype: .i32), levels: pyramid)
         // Token levels come back [1, L, H]; reduced levels and the pooler [1, H].
-        levels = try LevelMapping.plan(encoder.levels, modality: .text, model: encoder.model,
+        levels = try LevelMapping.plan(encoder.levels, pyramid: pyramid, modality: .text, model: encoder.model,
                                        sampleShapes: probe.map { $0.rank == 3 ? [$0.shape[2]] : Array($0.shape.dropFirst()) },
                                        perToken: probe.map { $0.rank == 3 })
     }

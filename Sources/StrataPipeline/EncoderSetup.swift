@@ -149,11 +149,10 @@ enum LevelMapping {
         return level.reduce
     }
 
-    /// Columns of an encoder's levels; `sampleShapes` are the per-sample shapes a probe run returned
+    /// Columns of an encoder's levels (`pyramid` is `pyramidLevels(levels)`); `sampleShapes` are the per-sample shapes a probe run returned
     /// (for token levels, the shape of one token row).
-    static func plan(_ levels: [PipelineConfig.Level], modality: Manifest.Modality, model: String,
+    static func plan(_ levels: [PipelineConfig.Level], pyramid: [PyramidLevel], modality: Manifest.Modality, model: String,
                      sampleShapes: [[Int]], perToken: [Bool]) throws -> [PlannedLevel] {
-        let pyramid = pyramidLevels(levels)
         return try levels.indices.map { index in
             let level = levels[index]
             let shape: [Int?] = perToken[index] ? [nil] + sampleShapes[index].map { Optional($0) } : sampleShapes[index].map { Optional($0) }

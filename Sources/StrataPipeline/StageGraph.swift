@@ -313,38 +313,24 @@ final class StageGraph: @unchecked Sendable {
                 guard parts.push(.textPlan(shard: shard.index, batches: 0, records: records, failures: [])) else { return }
                 continue
             }
-            // Bucketing: sort by length (then id) so each batch pads little.
-            let order = shard.captions.indices.sorted {
-                (encodings[$0].count, shard.captions[$0].id) < (encodings[$1].count, shard.captions[$1].id)
-            }
-            let chunks = stride(from: 0, to: order.count, by: batchSize).map { Array(order[$0..<min($0 + batchSize, order.count)]) }
-            guard parts.push(.textPlan(shard: shard.index, batches: chunks.count, records: records, failures: [])) else { return }
-            for chunk in chunks {
-                let batch = tokenizeMetrics.measure(items: 0) {
-                    textBatch(shard: shard.index, ids: chunk.map { shard.captions[$0].id }, encodings: chunk.map { encodings[$0] })
+            // Bucketing by length, so each batch pads little.
+            let tokens = encodings.map(\.ids)
+            let buckets = LengthBatching.batches(lengths: tokens.map(\.count), maxBatchSize: batchSize)
+            guard parts.push(.textPlan(shard: shard.index, batches: buckets.count, records: records, failures: [])) else { return }
+            for bucket in buckets {
+                let batch: TextBatch
+                do {
+                    let (ids, mask) = try LengthBatching.pack(tokens, batch: bucket)
+                    batch = TextBatch(shard: shard.index, ids: bucket.indices.map { shard.captions[$0].id },
+                                      lengths: bucket.indices.map { tokens[$0].count },
+                                      inputIDs: ids, attentionMask: mask, tokenTypeIDs: Tensor(zeros: ids.shape, dtype: .i32))
+                } catch {
+                    fail(error)
+                    return
                 }
                 guard textBatchQueue.push(batch) else { return }
             }
         }
-    }
-
-    private func textBatch(shard: Int, ids: [UInt64], encodings: [Encoding]) -> TextBatch {
-        let length = encodings.map(\.count).max() ?? 0
-        var inputIDs = [Int32](repeating: tokenizer?.paddingId ?? 0, count: ids.count * length)
-        var mask = [Int32](repeating: 0, count: ids.count * length)
-        var types = [Int32](repeating: 0, count: ids.count * length)
-        for (row, encoding) in encodings.enumerated() {
-            for position in 0..<encoding.count {
-                inputIDs[row * length + position] = encoding.ids[position]
-                mask[row * length + position] = encoding.attentionMask[position]
-                types[row * length + position] = encoding.typeIds[position]
-            }
-        }
-        let shape = [ids.count, length]
-        return TextBatch(shard: shard, ids: ids, lengths: encodings.map(\.count),
-                         inputIDs: (try? Tensor(shape: shape, int32s: inputIDs)) ?? Tensor(zeros: shape, dtype: .i32),
-                         attentionMask: (try? Tensor(shape: shape, int32s: mask)) ?? Tensor(zeros: shape, dtype: .i32),
-                         tokenTypeIDs: (try? Tensor(shape: shape, int32s: types)) ?? Tensor(zeros: shape, dtype: .i32))
     }
 
     private func encodeTexts(worker: Int) {

@@ -18,6 +18,8 @@ public enum TrainError: Error, CustomStringConvertible, Equatable {
     case headConfig(file: String, reason: String)
     /// The cache lacks what a head needs (a column, a split, captions), or holds it in an unusable shape.
     case cacheData(cache: String, reason: String)
+    /// A split holds no image with captions and values in the columns a head reads.
+    case emptySplit(cache: String, split: String, columns: [String])
 
     public var description: String {
         switch self {
@@ -39,6 +41,8 @@ public enum TrainError: Error, CustomStringConvertible, Equatable {
             return "head config \(file): \(reason)"
         case let .cacheData(cache, reason):
             return "cache \(cache): \(reason)"
+        case let .emptySplit(cache, split, columns):
+            return "cache \(cache): split '\(split)' has no image with captions and values in \(columns)"
         }
     }
 }

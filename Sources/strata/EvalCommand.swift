@@ -37,10 +37,13 @@ struct EvalCommand: ParsableCommand {
             let data = try PairData(reader: reader, split: split, imageColumns: config.imageColumns,
                                     textColumns: config.textColumns, maxTextLength: config.train.maxTextLength)
             let started = Date()
-            rows.append((config.name, try RetrievalEvaluator.evaluate(head, data: data)))
             let k = rerank ?? config.eval.rerankTopK
             if k > 0, config.kind == .crossAttention {
-                rows.append(("\(config.name) +ITM@\(k)", try RetrievalEvaluator.evaluate(head, data: data, rerankTopK: k)))
+                let metrics = try RetrievalEvaluator.evaluateBothWays(head, data: data, rerankTopK: k)
+                rows.append((config.name, metrics.scores))
+                rows.append(("\(config.name) +ITM@\(k)", metrics.reranked))
+            } else {
+                rows.append((config.name, try RetrievalEvaluator.evaluate(head, data: data)))
             }
             FileHandle.standardError.write(Data(String(format: "%@: %d images, %d captions, %.1f s\n", config.name,
                                                        data.imageCount, data.captionCount, Date().timeIntervalSince(started)).utf8))

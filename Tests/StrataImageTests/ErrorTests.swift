@@ -1,4 +1,5 @@
 import Foundation
+import StrataCache
 import StrataImage
 import StrataTestSupport
 import Testing
@@ -68,7 +69,7 @@ import Testing
     }
 
     @Test func damagedAndRandomBytesNeverCrash() throws {
-        var generator = SplitMix(seed: 42)
+        var generator = SplitMix64(seed: 42)
         let sources = [try bytes("data/odd-images/coffee_420.jpg"), try bytes("data/odd-images/coffee_progressive.jpg"),
                        try bytes("data/odd-images/coffee_cmyk_adobe.jpg"), try bytes("data/odd-images/coffee_palette256.png"),
                        try bytes("data/odd-images/opencv_mask_LA.png")]

@@ -28,7 +28,7 @@ import StrataTestSupport
         let levels = [PyramidLevel(output: "last_hidden_state"), PyramidLevel(output: "pooler_output")]
         _ = try bert.encode(inputIDs: ids, attentionMask: mask, tokenTypeIDs: nil, levels: levels)
         func addresses(_ s: TransformerScratch) -> [UnsafeMutablePointer<Float>] {
-            [s.qkv, s.context, s.normed, s.up, s.scores, s.hidden, s.keyBias, s.patches].map(\.pointer)
+            [s.qkv, s.context, s.normed, s.up, s.scores, s.hidden, s.keyBias, s.patches].map { $0.floats(0) }
         }
         let before = addresses(bert.scratch)
         _ = try bert.encode(inputIDs: ids, attentionMask: mask, tokenTypeIDs: nil, levels: levels)

@@ -23,10 +23,7 @@ import Testing
                      "a:b:c", "layer 2", "layer2:none"] {
             #expect(throws: ModelError.self, "\(text)") { try PyramidLevel(parsing: text) }
         }
-        do {
-            _ = try PyramidLevel(parsing: "layer2:max")
-        } catch {
-            #expect("\(error)".contains("layer2:max"))
-        }
+        let error = #expect(throws: ModelError.self) { try PyramidLevel(parsing: "layer2:max") }
+        #expect(error?.description.contains("layer2:max") == true)
     }
 }

@@ -59,11 +59,8 @@ import StrataTestSupport
         #expect(throws: ModelError.self) { try encoder.validate(levels: [PyramidLevel(output: "layer5")]) }
         #expect(throws: ModelError.self) { try encoder.validate(levels: [PyramidLevel(output: "layer2", reduce: .cls)]) }
         #expect(throws: ModelError.self) { try encoder.validate(levels: [PyramidLevel(output: "fc", pool: [7, 7])]) }
-        do {
-            try encoder.validate(levels: [PyramidLevel(output: "c5")])
-        } catch let error as ModelError {
-            #expect(error.description.contains("c5") && error.description.contains("layer4"))
-        }
+        let error = #expect(throws: ModelError.self) { try encoder.validate(levels: [PyramidLevel(output: "c5")]) }
+        #expect(error?.description.contains("c5") == true && error?.description.contains("layer4") == true)
     }
 
     @Test func loadsPrefixedNamesWithoutFc() throws {

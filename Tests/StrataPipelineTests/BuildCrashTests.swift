@@ -26,7 +26,7 @@ import Testing
 
         let interrupted = folder.appendingPathComponent("interrupted")
         let seed = UInt64(Date().timeIntervalSince1970 * 1000)
-        var generator = SplitMix(seed: seed)
+        var generator = SplitMix64(seed: seed)
         var kills = 0, rounds = 0, finished = false
         var shardsSeen: [Int] = []
         while rounds < 60 {

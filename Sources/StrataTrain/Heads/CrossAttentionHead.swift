@@ -122,8 +122,8 @@ public final class CrossAttentionHead: RetrievalHead {
         let imageRows = Array(0..<n) + hardImage
         let textRows = hardText + Array(0..<n)
         var negatives = PairInputs(images: [:], texts: [:])
-        for (name, batch) in inputs.images { negatives.images[name] = batch.rows(imageRows) }
-        for (name, batch) in inputs.texts { negatives.texts[name] = batch.rows(textRows) }
+        for (name, batch) in inputs.images { negatives.images[name] = try batch.rows(imageRows) }
+        for (name, batch) in inputs.texts { negatives.texts[name] = try batch.rows(textRows) }
         let positiveLogits = try match(positives, on: tape)
         let negativeLogits = try match(try project(negatives, on: tape), on: tape)
         let logits = try tape.concat([positiveLogits, negativeLogits], axis: 0)
@@ -134,7 +134,7 @@ public final class CrossAttentionHead: RetrievalHead {
 
 extension FeatureBatch {
     /// The rows `rows` of the batch (repeats allowed), keeping the batch's padded length.
-    public func rows(_ rows: [Int]) -> FeatureBatch {
+    public func rows(_ rows: [Int]) throws -> FeatureBatch {
         let (length, width) = (self.length, self.width)
         let source = values.floats
         let maskValues = mask?.floats
@@ -146,7 +146,7 @@ extension FeatureBatch {
                 for t in 0..<length { outMask[r * length + t] = maskValues[row * length + t] }
             }
         }
-        let tensor = (try? Tensor(shape: [rows.count, length, width], floats: out)) ?? Tensor(zeros: [rows.count, length, width])
-        return FeatureBatch(values: tensor, mask: mask == nil ? nil : try? Tensor(shape: [rows.count, length], floats: outMask))
+        return FeatureBatch(values: try Tensor(shape: [rows.count, length, width], floats: out),
+                            mask: mask == nil ? nil : try Tensor(shape: [rows.count, length], floats: outMask))
     }
 }

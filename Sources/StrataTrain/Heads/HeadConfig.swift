@@ -250,7 +250,7 @@ public struct HeadConfig: Codable, Equatable, Sendable {
             guard image != nil, text != nil else { throw fail("the \(kind.rawValue) head needs 'image' and 'text' columns") }
         }
         guard dim > 0, hidden > 0, attentionHeads > 0 else { throw fail("dim, hidden and attention_heads must be positive") }
-        if kind == .crossAttention, dim % attentionHeads != 0 {
+        if kind == .crossAttention || kind == .pyramid, dim % attentionHeads != 0 {
             throw fail("dim \(dim) does not split into \(attentionHeads) attention heads")
         }
         guard (0..<1).contains(dropout) else { throw fail("dropout \(dropout) outside [0, 1)") }

@@ -22,9 +22,6 @@ public struct FeatureBatch {
     /// Feature width.
     public var width: Int { values.shape[2] }
 
-    /// `mask` as PyTorch's `key_padding_mask` (nonzero at padded tokens), or nil.
-    public var paddingMask: Tensor? { mask.flatMap(FeatureBatch.paddingMask) }
-
     /// A real-token mask turned into a padding mask (1 where the mask is 0).
     static func paddingMask(_ mask: Tensor) -> Tensor? {
         try? Tensor(shape: mask.shape, floats: mask.floats.map { $0 == 0 ? 1 : 0 })

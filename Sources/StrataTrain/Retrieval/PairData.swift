@@ -134,7 +134,7 @@ public final class PairData {
             captionsOfImage.append(kept)
         }
         guard !imageIDs.isEmpty else {
-            throw fail("split '\(split)' has no image with captions and values in \(imageColumns + textColumns)")
+            throw TrainError.emptySplit(cache: reader.path, split: split, columns: imageColumns + textColumns)
         }
         cache = reader.path
         self.split = split

@@ -9,13 +9,17 @@ public enum RetrievalEvaluator {
         let (images, captions) = (data.imageCount, data.captionCount)
         var scores = [Float](repeating: 0, count: images * captions)
         let tape = Tape(training: false)
+        // Caption blocks are padded once and reused for every block of images.
+        let captionBlocks = stride(from: 0, to: captions, by: captionBlock).map { t0 in
+            let rows = Array(t0..<min(t0 + captionBlock, captions))
+            return (rows: rows, batch: data.textBatch(rows))
+        }
         for i0 in stride(from: 0, to: images, by: imageBlock) {
             let imageRows = Array(i0..<min(i0 + imageBlock, images))
             let imageBatch = data.imageBatch(imageRows)
-            for t0 in stride(from: 0, to: captions, by: captionBlock) {
-                let captionRows = Array(t0..<min(t0 + captionBlock, captions))
+            for (captionRows, textBatch) in captionBlocks {
                 tape.reset()
-                let block = try head.scores(PairInputs(images: imageBatch, texts: data.textBatch(captionRows)), on: tape)
+                let block = try head.scores(PairInputs(images: imageBatch, texts: textBatch), on: tape)
                 let values = tape.value(of: block).floats
                 for (r, i) in imageRows.enumerated() {
                     for (c, t) in captionRows.enumerated() { scores[i * captions + t] = values[r * captionRows.count + c] }
@@ -49,6 +53,15 @@ public enum RetrievalEvaluator {
             return RetrievalMetrics(scores: scores, images: data.imageCount, captionImage: data.captionImage)
         }
         return try reranked(head, data: data, scores: scores, k: rerankTopK)
+    }
+
+    /// Metrics of `head` on `data` by score alone and, from the same score matrix, with each query's top
+    /// `rerankTopK` candidates re-ordered by the ITM logit.
+    public static func evaluateBothWays(_ head: RetrievalHead, data: PairData,
+                                        rerankTopK: Int) throws -> (scores: RetrievalMetrics, reranked: RetrievalMetrics) {
+        let scores = try scoreMatrix(head, data: data)
+        return (RetrievalMetrics(scores: scores, images: data.imageCount, captionImage: data.captionImage),
+                try reranked(head, data: data, scores: scores, k: rerankTopK))
     }
 
     static func reranked(_ head: RetrievalHead, data: PairData, scores: [Float], k: Int) throws -> RetrievalMetrics {

@@ -43,8 +43,14 @@ public final class HeadTrainer {
         let reader = try CacheReader(path: cachePath)
         let train = try PairData(reader: reader, split: config.train.split, imageColumns: config.imageColumns,
                                  textColumns: config.textColumns, maxTextLength: config.train.maxTextLength)
-        let validation = (try? PairData(reader: reader, split: config.train.valSplit, imageColumns: config.imageColumns,
-                                        textColumns: config.textColumns, maxTextLength: config.train.maxTextLength)) ?? train
+        // A cache without a validation split is validated on its training split; any other problem is an error.
+        let validation: PairData
+        do {
+            validation = try PairData(reader: reader, split: config.train.valSplit, imageColumns: config.imageColumns,
+                                      textColumns: config.textColumns, maxTextLength: config.train.maxTextLength)
+        } catch TrainError.emptySplit {
+            validation = train
+        }
         try self.init(config: config, train: train, validation: validation, outputDirectory: outputDirectory)
     }
 
@@ -70,8 +76,11 @@ public final class HeadTrainer {
         let plan = EpochPlan(captionCounts: train.captionsOfImage.map(\.count), batchSize: settings.batchSize, seed: settings.seed)
         let totalSteps = plan.batchesPerEpoch * settings.epochs
         // No weight decay on biases, norms, the logit scale and level logits (rank ≤ 1).
-        let optimizer = AdamW(head.namedParameters, learningRate: settings.learningRate, weightDecay: settings.weightDecay,
-                              noDecay: { [head] name in head.namedParameters.first { $0.name == name }.map { $0.parameter.shape.count <= 1 } ?? false })
+        let named = head.namedParameters
+        let parameters = named.map(\.parameter)
+        let ranks = Dictionary(named.map { ($0.name, $0.parameter.shape.count) }, uniquingKeysWith: { first, _ in first })
+        let optimizer = AdamW(named, learningRate: settings.learningRate, weightDecay: settings.weightDecay,
+                              noDecay: { name in (ranks[name] ?? 2) <= 1 })
         let schedule = LearningRateSchedule.warmupCosine(warmupSteps: settings.warmupSteps, totalSteps: totalSteps)
         let log = try TrainingLog(url: outputDirectory?.appendingPathComponent("log.jsonl"))
         let checkpoint = outputDirectory?.appendingPathComponent("best.safetensors")
@@ -94,7 +103,7 @@ public final class HeadTrainer {
                 let value = tape.scalar(loss)
                 try FiniteCheck.loss(value, step: step)
                 try tape.backward(loss)
-                if settings.gradClip > 0 { GradientClipping.clipGlobalNorm(head.parameters, maxNorm: settings.gradClip) }
+                if settings.gradClip > 0 { GradientClipping.clipGlobalNorm(parameters, maxNorm: settings.gradClip) }
                 optimizer.learningRate = schedule.learningRate(base: settings.learningRate, at: step)
                 try optimizer.step()
                 head.logitScale?.clamp(to: clampRange)
