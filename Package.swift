@@ -26,7 +26,9 @@ let package = Package(
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
 
-        .target(name: "StrataTensor", dependencies: ["CBLAS"]),
+        // AVX-512 single-precision gemm kernels, chosen at run time on CPUs that have them.
+        .target(name: "CStrataGemm"),
+        .target(name: "StrataTensor", dependencies: ["CBLAS", "CStrataGemm"]),
         .target(name: "StrataImage", dependencies: ["CJPEG", "CPNG", "StrataTensor"]),
         .target(name: "StrataText"),
         .target(name: "StrataModels", dependencies: ["StrataTensor"]),
@@ -51,10 +53,11 @@ let package = Package(
         ),
 
         // Benchmarks against the Python peers: `bench/run NAME`.
+        .target(name: "CFMAPeak", path: "bench/CFMAPeak"),
         .executableTarget(
             name: "strata-bench",
             dependencies: ["StrataTensor", "StrataImage", "StrataText", "StrataModels", "StrataCache", "StrataTrain", "StrataTestSupport",
-                           "StrataPipeline"],
+                           "StrataPipeline", "CFMAPeak"],
             path: "bench/StrataBench"
         ),
 

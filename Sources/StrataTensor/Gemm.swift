@@ -15,28 +15,45 @@ extension Kernels {
 
     // MARK: Raw gemm
 
-    /// `C = alpha · op(A) · op(B) + beta · C` on row-major matrices, through `cblas_sgemm`.
+    /// `C = alpha · op(A) · op(B) + beta · C` on row-major matrices, through the default `GemmBackend`.
     ///
     /// `op(A)` is `m × k` and `op(B)` is `k × n`; `A` is stored `m × k` (or `k × m` when `transposeA`)
     /// with rows `lda` floats apart, likewise `B` with `ldb`, and `C` is `m × n` with rows `ldc` apart.
     /// When `beta` is 0, `C` is only written, never read. Dimensions are the caller's responsibility.
+    /// With several BLAS threads set (`setBLASThreads`), a large product is shared among that many threads.
     @inlinable
     public static func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
                             alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
                             b: UnsafePointer<Float>, ldb: Int,
                             beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
+             b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, backend: .default)
+    }
+
+    /// The same product through a chosen backend (`GemmBackend.default` is what every kernel uses).
+    ///
+    /// `GemmBackend.strata` falls back to OpenBLAS on a CPU without AVX-512.
+    public static func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+                            alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
+                            b: UnsafePointer<Float>, ldb: Int,
+                            beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, backend: GemmBackend) {
         precondition(m >= 0 && n >= 0 && k >= 0, "gemm: negative dimension")
         precondition(lda >= max(1, transposeA ? m : k) && ldb >= max(1, transposeB ? k : n) && ldc >= max(1, n),
                      "gemm: leading dimension too small")
         if m == 0 || n == 0 { return }
+        if backend == .strata, GemmBackend.avx512Available,
+           StrataGemm.run(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+                          a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, threads: gemmThreadsHere) {
+            return
+        }
         cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 
     /// `batchCount` gemms whose matrices sit at fixed strides (in floats) from `a`, `b` and `c`.
     ///
-    /// A stride of 0 reuses one matrix for the whole batch (broadcast).
-    @inlinable
+    /// A stride of 0 reuses one matrix for the whole batch (broadcast). With several BLAS threads set and
+    /// Strata's kernels in use, the products are shared among the threads, one product per thread at a time.
     public static func gemmStridedBatched(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
                                           alpha: Float = 1,
                                           a: UnsafePointer<Float>, lda: Int, strideA: Int,
@@ -44,11 +61,13 @@ extension Kernels {
                                           beta: Float = 0,
                                           c: UnsafeMutablePointer<Float>, ldc: Int, strideC: Int,
                                           batchCount: Int) {
-        for index in 0..<max(0, batchCount) {
+        let product = { (index: Int) in
             gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
                  a: a + index * strideA, lda: lda, b: b + index * strideB, ldb: ldb,
                  beta: beta, c: c + index * strideC, ldc: ldc)
         }
+        if batchCount > 1, strideC != 0, StrataGemm.shareProducts(count: batchCount, run: product) { return }
+        for index in 0..<max(0, batchCount) { product(index) }
     }
 
     /// Gemms over arrays of matrix pointers, all with the same dimensions (`a`, `b`, `c` equally long).

@@ -15,8 +15,11 @@
 /// ## Public functions (all `static` on `Kernels` unless noted)
 ///
 /// BLAS and matrix products (`Gemm.swift`, `Linear.swift`)
-/// - `blasThreads` / `setBLASThreads(_:)`: OpenBLAS thread count (process-wide).
-/// - `gemm(transposeA:transposeB:m:n:k:alpha:a:lda:b:ldb:beta:c:ldc:)`: raw `cblas_sgemm`, C = α·op(A)·op(B) + β·C.
+/// - `blasThreads` / `setBLASThreads(_:)`: the gemm thread count (process-wide; OpenBLAS's, also used by
+///   Strata's own kernels).
+/// - `gemm(transposeA:transposeB:m:n:k:alpha:a:lda:b:ldb:beta:c:ldc:)`: raw sgemm, C = α·op(A)·op(B) + β·C,
+///   through `GemmBackend.default` (Strata's AVX-512 kernels on CPUs that have AVX-512F, else `cblas_sgemm`);
+///   `gemm(…backend:)` picks the backend.
 /// - `gemmStridedBatched(…strideA:…strideB:…strideC:batchCount:)`: the same over a batch at fixed strides.
 /// - `gemmBatched(…a:[ptr] b:[ptr] c:[ptr]…)`: the same over arrays of matrix pointers.
 /// - `matmul(_:_:transposeA:transposeB:alpha:)` / `matmul(…beta:into:)`: 2-D or batched 3-D products

@@ -1,9 +1,10 @@
+import CFMAPeak
 import Foundation
 import StrataTensor
 
 /// `bench/run gemm [--quick]`: sgemm GFLOP/s on the shapes of ResNet-50's convolutions (as `conv2d`
 /// runs them, 224x224 input, batch 8) and of ViT-B/16 / BERT-base's projections, on 1 and 2
-/// OpenBLAS threads, next to the machine's FMA peak and torch.matmul on the same shapes; then
+/// threads, next to the machine's measured FMA peak and torch.matmul on the same shapes; then
 /// milliseconds per `conv2d` call (bias + ReLU) for one convolution of each ResNet-50 stage against
 /// torch's conv2d.
 ///
@@ -78,7 +79,8 @@ enum GemmBench {
         let torchConv = peer["conv"] as? [String: Double] ?? [:]
         let peak = FMAPeak.measure()
         print(peak.description)
-        print("torch \(peer["torch"] ?? "?") vs Strata on OpenBLAS; best of repeated runs, timed in CPU time of the")
+        print(SgemmPeak.report())
+        print("torch \(peer["torch"] ?? "?") vs Strata on \(GemmBackend.description); best of repeated runs, timed in CPU time of the")
         print("calling thread at 1 thread (the machine is shared) and in wall-clock time at 2 threads\n")
 
         print("sgemm GFLOP/s".padding(toLength: 40, withPad: " ", startingAt: 0)
@@ -96,7 +98,7 @@ enum GemmBench {
             }
             print(line)
         }
-        print(String(format: "\nbest single-core sgemm here: %.1f GFLOP/s = %.2f GHz x 32 flops/cycle", best, best / 32))
+        print(String(format: "\nbest single-core sgemm here: %.1f GFLOP/s, %.0f%% of one core's FMA peak", best, 100 * best / peak.perCore))
 
         print("\nconv2d + bias + ReLU, ms per call (batch 8)".padding(toLength: 41, withPad: " ", startingAt: 0)
               + threads.map { "  strata@\($0)  torch@\($0)  ratio" }.joined())
@@ -194,27 +196,60 @@ enum GemmBench {
     }
 }
 
-/// The machine's single-precision FMA peak, from /proc/cpuinfo.
+/// The machine's single-precision peaks, measured: the FMA issue rate of AVX-512 and AVX2 registers (a loop of
+/// independent FMAs on every core at once) and the best sgemm rate of the default backend on a large product.
 struct FMAPeak: CustomStringConvertible {
-    let cores: Int, gigahertz: Double, hasFMA: Bool
+    let cores: Int
+    /// GFLOP/s of all cores together, FMAs on 16-float (AVX-512) and 8-float (AVX2) registers; 0 if absent.
+    let avx512: Double, avx2: Double
 
-    /// 2 FMA units x 8 float lanes (AVX2) x 2 flops per FMA = 32 flops per cycle and core.
-    var perCore: Double { gigahertz * (hasFMA ? 32 : 16) }
+    /// The widest FMA peak of one core.
+    var perCore: Double { max(avx512, avx2) / Double(cores) }
 
     var description: String {
-        String(format: "FMA peak: %d cores x %.3f GHz (cpu MHz in /proc/cpuinfo) x %d flops/cycle (AVX2: 2 FMA units x 8 lanes x 2) = %.1f GFLOP/s (%.1f per core)",
-               cores, gigahertz, hasFMA ? 32 : 16, perCore * Double(cores), perCore)
+        String(format: "FMA peak, measured on %d cores at once: AVX-512 %.1f GFLOP/s, AVX2 %.1f GFLOP/s (%.1f and %.1f per core)",
+               cores, avx512, avx2, avx512 / Double(cores), avx2 / Double(cores))
     }
 
-    static func measure() -> FMAPeak {
-        let text = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
-        let lines = text.split(separator: "\n")
-        let megahertz = lines.filter { $0.hasPrefix("cpu MHz") }
-            .compactMap { $0.split(separator: ":").last.flatMap { Double($0.trimmingCharacters(in: .whitespaces)) } }
-        let cores = max(1, lines.filter { $0.hasPrefix("processor") }.count)
-        let flags = lines.first { $0.hasPrefix("flags") } ?? ""
-        let hasFMA = flags.split(separator: " ").contains("fma") && flags.split(separator: " ").contains("avx2")
-        return FMAPeak(cores: cores, gigahertz: (megahertz.max() ?? 0) / 1000, hasFMA: hasFMA)
+    static func measure(cores: Int = ProcessInfo.processInfo.activeProcessorCount) -> FMAPeak {
+        func rate(_ width: Int32) -> Double {
+            var rates = [Double](repeating: 0, count: cores)
+            rates.withUnsafeMutableBufferPointer { slots in
+                DispatchQueue.concurrentPerform(iterations: cores) { core in
+                    slots[core] = strata_fma_gflops(width, 20_000_000)
+                }
+            }
+            return rates.reduce(0, +)
+        }
+        _ = strata_fma_gflops(16, 2_000_000)
+        return FMAPeak(cores: cores, avx512: rate(16), avx2: rate(8))
+    }
+}
+
+/// The best single-precision gemm rate of a backend, on a square product large enough to reach it.
+enum SgemmPeak {
+    /// GFLOP/s of a `size`-cubed product on `threads` threads (best of a few runs).
+    static func measure(threads: Int, backend: GemmBackend = .default, size: Int = 1536) -> Double {
+        let saved = Kernels.blasThreads
+        Kernels.setBLASThreads(threads)
+        defer { Kernels.setBLASThreads(saved) }
+        let a = GemmBench.randomFloats(size * size), b = GemmBench.randomFloats(size * size)
+        var c = [Float](repeating: 0, count: size * size)
+        let seconds = c.withUnsafeMutableBufferPointer { pc in
+            Stopwatch.bestWithin(0.3) {
+                Kernels.gemm(transposeA: false, transposeB: false, m: size, n: size, k: size, a: a, lda: size,
+                             b: b, ldb: size, c: pc.baseAddress!, ldc: size, backend: backend)
+            }
+        }
+        return 2 * Double(size * size * size) / seconds / 1e9
+    }
+
+    /// One line per backend: the peak on 1 and 2 threads.
+    static func report() -> String {
+        GemmBackend.allCases.map { backend in
+            String(format: "sgemm peak (1536^3), %@: %.1f GFLOP/s on 1 thread, %.1f on 2", backend.rawValue,
+                   measure(threads: 1, backend: backend), measure(threads: 2, backend: backend))
+        }.joined(separator: "\n")
     }
 }
 
