@@ -52,6 +52,33 @@ static inline __mmask16 column_mask(long count) {
     return count >= 16 ? (__mmask16)0xFFFF : count <= 0 ? (__mmask16)0 : (__mmask16)((1u << count) - 1);
 }
 
+// out[c] = column c of the 16 x 16 matrix whose rows are r[0..16].
+__attribute__((target("avx512f"), always_inline))
+static inline void transpose_16x16(const __m512 r[16], __m512 out[16]) {
+    __m512 t[16], q[16];
+    // Within each 128-bit lane: pairs of rows interleaved, then quads of rows gathered per column.
+    for (int g = 0; g < 16; g += 2) {
+        t[g] = _mm512_unpacklo_ps(r[g], r[g + 1]);
+        t[g + 1] = _mm512_unpackhi_ps(r[g], r[g + 1]);
+    }
+    for (int g = 0; g < 16; g += 4) {
+        q[g] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[g]), _mm512_castps_pd(t[g + 2])));
+        q[g + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[g]), _mm512_castps_pd(t[g + 2])));
+        q[g + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[g + 1]), _mm512_castps_pd(t[g + 3])));
+        q[g + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[g + 1]), _mm512_castps_pd(t[g + 3])));
+    }
+    // q[4g + c] holds rows 4g..4g+3 of columns c, c+4, c+8, c+12 (one per lane); regroup the lanes.
+    for (int c = 0; c < 4; c++) {
+        __m512 low_even = _mm512_shuffle_f32x4(q[c], q[4 + c], 0x88), low_odd = _mm512_shuffle_f32x4(q[c], q[4 + c], 0xDD);
+        __m512 high_even = _mm512_shuffle_f32x4(q[8 + c], q[12 + c], 0x88);
+        __m512 high_odd = _mm512_shuffle_f32x4(q[8 + c], q[12 + c], 0xDD);
+        out[c] = _mm512_shuffle_f32x4(low_even, high_even, 0x88);
+        out[c + 8] = _mm512_shuffle_f32x4(low_even, high_even, 0xDD);
+        out[c + 4] = _mm512_shuffle_f32x4(low_odd, high_odd, 0x88);
+        out[c + 12] = _mm512_shuffle_f32x4(low_odd, high_odd, 0xDD);
+    }
+}
+
 // Rows i0..i0+mr of op(A), columns p0..p0+kc, as kc groups of MR floats (rows past mr are zero).
 __attribute__((target("avx512f")))
 static void pack_a(int trans, const float *a, long lda, long i0, long mr, long p0, long kc, float *dst) {
@@ -65,11 +92,18 @@ static void pack_a(int trans, const float *a, long lda, long i0, long mr, long p
         }
         return;
     }
-    const float *rows[MR];
-    for (long i = 0; i < MR; i++) rows[i] = a + (i0 + (i < mr ? i : 0)) * lda + p0;
-    for (long p = 0; p < kc; p++) {
-        float *group = dst + p * MR;
-        for (long i = 0; i < MR; i++) group[i] = i < mr ? rows[i][p] : 0;
+    // 16 columns at a time: one load per row, a 16 x 16 transpose in registers (rows past mr are zero),
+    // then one 12-float store per column.
+    for (long p = 0; p < kc; p += 16) {
+        __mmask16 columns = column_mask(kc - p);
+        __m512 r[16];
+        for (long i = 0; i < 16; i++) {
+            r[i] = i < mr ? _mm512_maskz_loadu_ps(columns, a + (i0 + i) * lda + p0 + p) : _mm512_setzero_ps();
+        }
+        __m512 cols[16];
+        transpose_16x16(r, cols);
+        long count = kc - p < 16 ? kc - p : 16;
+        for (long j = 0; j < count; j++) _mm512_mask_storeu_ps(dst + (p + j) * MR, (__mmask16)0x0FFF, cols[j]);
     }
 }
 
@@ -142,34 +176,69 @@ static void scale_c(long m, long n, float beta, float *c, long ldc) {
     }
 }
 
+long strata_sgemm_packed_a_count(long m, long k) { return (m + MR - 1) / MR * MR * (k > 0 ? k : 0); }
+
+long strata_sgemm_packed_b_count(long k, long n) { return (n + NR - 1) / NR * NR * (k > 0 ? k : 0); }
+
+// Depth block p0 of a packed A starts after p0 rows of every panel; panel r of the block after r panels of kc.
 __attribute__((target("avx512f")))
-int strata_sgemm_avx512(int trans_a, int trans_b, long m, long n, long k, float alpha,
-                        const float *a, long lda, const float *b, long ldb,
-                        float beta, float *c, long ldc) {
+void strata_sgemm_pack_a(int trans_a, long m, long k, const float *a, long lda, float *packed) {
+    long padded = (m + MR - 1) / MR * MR;
+    for (long p0 = 0; p0 < k; p0 += KC) {
+        long kc = k - p0 < KC ? k - p0 : KC;
+        for (long i0 = 0; i0 < m; i0 += MR) {
+            pack_a(trans_a, a, lda, i0, m - i0 < MR ? m - i0 : MR, p0, kc, packed + p0 * padded + (i0 / MR) * MR * kc);
+        }
+    }
+}
+
+__attribute__((target("avx512f")))
+void strata_sgemm_pack_b(int trans_b, long k, long n, const float *b, long ldb, float *packed) {
+    long padded = (n + NR - 1) / NR * NR;
+    for (long p0 = 0; p0 < k; p0 += KC) {
+        long kc = k - p0 < KC ? k - p0 : KC;
+        pack_b(trans_b, b, ldb, p0, kc, 0, n, packed + p0 * padded);
+    }
+}
+
+__attribute__((target("avx512f")))
+int strata_sgemm_avx512_packed(int trans_a, const float *a, long lda, const float *packed_a, long packed_a_rows,
+                               long row0, int trans_b, const float *b, long ldb, const float *packed_b,
+                               long packed_b_columns, long col0, long m, long n, long k, float alpha, float beta,
+                               float *c, long ldc) {
     if (m <= 0 || n <= 0) return 0;
-    if (!ensure_buffers(m)) return -1;
+    if (!ensure_buffers(packed_a ? 0 : m)) return -1;
     if (k <= 0 || alpha == 0) { scale_c(m, n, beta, c, ldc); return 0; }
-    float *pa = pack_a_buffer, *pb = pack_b_buffer;
+    long a_padded = (packed_a_rows + MR - 1) / MR * MR, b_padded = (packed_b_columns + NR - 1) / NR * NR;
     for (long p0 = 0; p0 < k; p0 += KC) {
         long kc = k - p0 < KC ? k - p0 : KC;
         float block_beta = p0 == 0 ? beta : 1.0f;
         // Every row panel of A for this depth block, packed once and used by every column block.
-        for (long i0 = 0; i0 < m; i0 += MR) {
-            pack_a(trans_a, a, lda, i0, m - i0 < MR ? m - i0 : MR, p0, kc, pa + (i0 / MR) * MR * kc);
+        const float *pa = packed_a ? packed_a + p0 * a_padded + (row0 / MR) * MR * kc : pack_a_buffer;
+        if (!packed_a) {
+            for (long i0 = 0; i0 < m; i0 += MR) {
+                pack_a(trans_a, a, lda, i0, m - i0 < MR ? m - i0 : MR, p0, kc, pack_a_buffer + (i0 / MR) * MR * kc);
+            }
         }
         for (long j0 = 0; j0 < n; j0 += NC) {
             long nc = n - j0 < NC ? n - j0 : NC;
-            pack_b(trans_b, b, ldb, p0, kc, j0, nc, pb);
+            const float *pb = packed_b ? packed_b + p0 * b_padded + ((col0 + j0) / NR) * NR * kc : pack_b_buffer;
+            if (!packed_b) pack_b(trans_b, b, ldb, p0, kc, j0, nc, pack_b_buffer);
             for (long i0 = 0; i0 < m; i0 += MR) {
                 long mr = m - i0 < MR ? m - i0 : MR;
-                const float *panel_a = pa + (i0 / MR) * MR * kc;
                 for (long jr = 0; jr < nc; jr += NR) {
                     long nr = nc - jr < NR ? nc - jr : NR;
-                    kernel_12x32(kc, panel_a, pb + (jr / NR) * kc * NR, c + i0 * ldc + j0 + jr, ldc,
+                    kernel_12x32(kc, pa + (i0 / MR) * MR * kc, pb + (jr / NR) * kc * NR, c + i0 * ldc + j0 + jr, ldc,
                                  alpha, block_beta, mr, nr);
                 }
             }
         }
     }
     return 0;
+}
+
+int strata_sgemm_avx512(int trans_a, int trans_b, long m, long n, long k, float alpha,
+                        const float *a, long lda, const float *b, long ldb,
+                        float beta, float *c, long ldc) {
+    return strata_sgemm_avx512_packed(trans_a, a, lda, 0, m, 0, trans_b, b, ldb, 0, n, 0, m, n, k, alpha, beta, c, ldc);
 }

@@ -13,6 +13,16 @@ public final class ResNet50: ImageEncoder {
         let bias: Tensor
         let stride: Int
         let padding: Int
+        /// The weight packed for the gemm kernels once (nil when OpenBLAS runs the products).
+        let packed: PackedMatrix?
+
+        init(weight: Tensor, bias: Tensor, stride: Int, padding: Int) throws {
+            self.weight = weight
+            self.bias = bias
+            self.stride = stride
+            self.padding = padding
+            packed = try PackedMatrix.pack(weight, side: .left)
+        }
     }
 
     /// One bottleneck block.
@@ -122,7 +132,11 @@ public final class ResNet50: ImageEncoder {
         } catch let error as TensorError {
             throw ModelError.kernel(architecture: "resnet50", reason: "folding \(bn): \(error)")
         }
-        return FoldedConv(weight: folded.weight, bias: folded.bias, stride: stride, padding: kernel / 2)
+        do {
+            return try FoldedConv(weight: folded.weight, bias: folded.bias, stride: stride, padding: kernel / 2)
+        } catch let error as TensorError {
+            throw ModelError.kernel(architecture: "resnet50", reason: "packing \(conv): \(error)")
+        }
     }
 
     /// Outputs this encoder can produce.
@@ -221,7 +235,7 @@ public final class ResNet50: ImageEncoder {
         let deepest = needsHead ? 3 : levels.compactMap { ResNet50.stageNames.firstIndex(of: $0.output) }.max() ?? -1
         var results = [Tensor?](repeating: nil, count: levels.count)
         try Kernels.conv2d(pixels, weight: stem.weight, bias: stem.bias, stride: Size2D(2, 2), padding: Size2D(3, 3),
-                           activation: .relu, into: &b.a, workspace: b.workspace)
+                           activation: .relu, packedWeight: stem.packed, into: &b.a, workspace: b.workspace)
         try Kernels.maxPool2d(b.a, kernel: 3, stride: 2, padding: 1, into: &b.x)
         if deepest >= 0 {
             for stage in 0...deepest {
@@ -260,8 +274,8 @@ public final class ResNet50: ImageEncoder {
     private func conv(_ layer: FoldedConv, _ input: Tensor, into out: inout Tensor, activation: Activation,
                       _ workspace: Workspace) throws {
         try Kernels.conv2d(input, weight: layer.weight, bias: layer.bias, stride: Size2D(layer.stride, layer.stride),
-                           padding: Size2D(layer.padding, layer.padding), activation: activation, into: &out,
-                           workspace: workspace)
+                           padding: Size2D(layer.padding, layer.padding), activation: activation,
+                           packedWeight: layer.packed, into: &out, workspace: workspace)
     }
 
     /// A stage map as the level asks: copied, adaptively pooled, or averaged to `[N, C]`.

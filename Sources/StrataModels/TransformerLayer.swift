@@ -13,13 +13,13 @@ struct TransformerLayer {
     let eps: Float
     let norm: Norm
     /// `[3H, H]` and `[3H]`: query, key, value rows stacked.
-    let qkvWeight: [Float], qkvBias: [Float]
-    let outWeight: [Float], outBias: [Float]
+    let qkv: DenseLayer
+    let output: DenseLayer
     /// BERT: after attention / after the MLP. ViT: before attention / before the MLP.
     let norm1Weight: [Float], norm1Bias: [Float]
     let norm2Weight: [Float], norm2Bias: [Float]
-    let upWeight: [Float], upBias: [Float]
-    let downWeight: [Float], downBias: [Float]
+    let up: DenseLayer
+    let down: DenseLayer
 
     /// Names of one layer's tensors relative to its prefix.
     struct Names {
@@ -52,18 +52,17 @@ struct TransformerLayer {
             weight += try checkpoint.floats(prefix + name + ".weight", [h, h])
             biasValues += try bias(name, h, required: qkvBias)
         }
-        qkvWeight = weight
-        self.qkvBias = biasValues
-        outWeight = try checkpoint.floats(prefix + names.output + ".weight", [h, h])
-        outBias = try bias(names.output, h)
+        qkv = DenseLayer(weight: weight, bias: biasValues, inFeatures: h, outFeatures: 3 * h)
+        output = DenseLayer(weight: try checkpoint.floats(prefix + names.output + ".weight", [h, h]),
+                            bias: try bias(names.output, h), inFeatures: h, outFeatures: h)
         norm1Weight = try checkpoint.floats(prefix + names.norm1 + ".weight", [h])
         norm1Bias = try checkpoint.floats(prefix + names.norm1 + ".bias", [h])
         norm2Weight = try checkpoint.floats(prefix + names.norm2 + ".weight", [h])
         norm2Bias = try checkpoint.floats(prefix + names.norm2 + ".bias", [h])
-        upWeight = try checkpoint.floats(prefix + names.up + ".weight", [intermediate, h])
-        upBias = try bias(names.up, intermediate)
-        downWeight = try checkpoint.floats(prefix + names.down + ".weight", [h, intermediate])
-        downBias = try bias(names.down, h)
+        up = DenseLayer(weight: try checkpoint.floats(prefix + names.up + ".weight", [intermediate, h]),
+                        bias: try bias(names.up, intermediate), inFeatures: h, outFeatures: intermediate)
+        down = DenseLayer(weight: try checkpoint.floats(prefix + names.down + ".weight", [h, intermediate]),
+                          bias: try bias(names.down, h), inFeatures: intermediate, outFeatures: h)
     }
 
     /// Runs the layer in place on `x` (`batch · length` rows of `hidden`).
@@ -77,7 +76,7 @@ struct TransformerLayer {
         let qkv = scratch.qkv.floats(rows * 3 * h)
         let context = scratch.context.floats(rows * h)
         let normed = scratch.normed.floats(rows * h)
-        let up = scratch.up.floats(rows * intermediate)
+        let hiddenUnits = scratch.up.floats(rows * intermediate)
         // Attention block.
         let attentionInput: UnsafePointer<Float>
         if norm == .pre {
@@ -86,10 +85,10 @@ struct TransformerLayer {
         } else {
             attentionInput = UnsafePointer(x)
         }
-        dense(attentionInput, rows: rows, inFeatures: h, qkvWeight, qkvBias, outFeatures: 3 * h, out: qkv, accumulate: false)
+        self.qkv.apply(attentionInput, rows: rows, out: qkv, accumulate: false)
         Attention.selfAttention(packed: qkv, batch: batch, length: length, heads: heads, headDim: h / heads,
                                 keyBias: keyBias, keyLengths: keyLengths, out: context, scratch: scratch)
-        dense(context, rows: rows, inFeatures: h, outWeight, outBias, outFeatures: h, out: x, accumulate: true)
+        output.apply(context, rows: rows, out: x, accumulate: true)
         if norm == .post { layerNorm(x, rows: rows, norm1Weight, norm1Bias, out: x) }
         // MLP block.
         let mlpInput: UnsafePointer<Float>
@@ -99,9 +98,9 @@ struct TransformerLayer {
         } else {
             mlpInput = UnsafePointer(x)
         }
-        dense(mlpInput, rows: rows, inFeatures: h, upWeight, upBias, outFeatures: intermediate, out: up, accumulate: false)
-        Kernels.geluRaw(up, count: rows * intermediate)
-        dense(up, rows: rows, inFeatures: intermediate, downWeight, downBias, outFeatures: h, out: x, accumulate: true)
+        up.apply(mlpInput, rows: rows, out: hiddenUnits, accumulate: false)
+        Kernels.geluRaw(hiddenUnits, count: rows * intermediate)
+        down.apply(hiddenUnits, rows: rows, out: x, accumulate: true)
         if norm == .post { layerNorm(x, rows: rows, norm2Weight, norm2Bias, out: x) }
     }
 
@@ -116,22 +115,43 @@ struct TransformerLayer {
     }
 }
 
-/// `out = x · Wᵀ + b` (or `out += x · Wᵀ + b` when accumulating, a residual connection) over `rows` rows.
-func dense(_ x: UnsafePointer<Float>, rows: Int, inFeatures: Int, _ weight: [Float], _ bias: [Float],
-           outFeatures: Int, out: UnsafeMutablePointer<Float>, accumulate: Bool) {
-    guard rows > 0, outFeatures > 0 else { return }
-    weight.withUnsafeBufferPointer { w in
-        bias.withUnsafeBufferPointer { b in
-            guard let w = w.baseAddress, let b = b.baseAddress else { return }
-            if !accumulate {
-                for r in 0..<rows { (out + r * outFeatures).update(from: b, count: outFeatures) }
+/// A linear layer `x · Wᵀ + b` with `W` as `[out, in]`, its weight also packed once for the gemm kernels.
+struct DenseLayer {
+    let weight: [Float], bias: [Float]
+    let inFeatures: Int, outFeatures: Int
+    /// `Wᵀ` as the right operand of `x · Wᵀ` (nil when OpenBLAS runs the products).
+    let packed: PackedMatrix?
+
+    init(weight: [Float], bias: [Float], inFeatures: Int, outFeatures: Int) {
+        self.weight = weight
+        self.bias = bias
+        self.inFeatures = inFeatures
+        self.outFeatures = outFeatures
+        packed = weight.withUnsafeBufferPointer { w in
+            w.baseAddress.flatMap {
+                PackedMatrix(side: .right, transposed: true, rows: inFeatures, columns: outFeatures, data: $0,
+                             leadingDimension: inFeatures)
             }
-            Kernels.gemm(transposeA: false, transposeB: true, m: rows, n: outFeatures, k: inFeatures,
-                         a: x, lda: inFeatures, b: w, ldb: inFeatures, beta: 1, c: out, ldc: outFeatures)
-            if accumulate {
-                for r in 0..<rows {
-                    let row = out + r * outFeatures
-                    for j in 0..<outFeatures { row[j] += b[j] }
+        }
+    }
+
+    /// `out = x · Wᵀ + b` (or `out += x · Wᵀ + b` when accumulating, a residual connection) over `rows` rows.
+    func apply(_ x: UnsafePointer<Float>, rows: Int, out: UnsafeMutablePointer<Float>, accumulate: Bool) {
+        guard rows > 0, outFeatures > 0 else { return }
+        weight.withUnsafeBufferPointer { w in
+            bias.withUnsafeBufferPointer { b in
+                guard let w = w.baseAddress, let b = b.baseAddress else { return }
+                if !accumulate {
+                    for r in 0..<rows { (out + r * outFeatures).update(from: b, count: outFeatures) }
+                }
+                Kernels.gemm(transposeA: false, transposeB: true, m: rows, n: outFeatures, k: inFeatures,
+                             a: x, lda: inFeatures, packedA: nil, b: w, ldb: inFeatures, packedB: packed,
+                             beta: 1, c: out, ldc: outFeatures)
+                if accumulate {
+                    for r in 0..<rows {
+                        let row = out + r * outFeatures
+                        for j in 0..<outFeatures { row[j] += b[j] }
+                    }
                 }
             }
         }

@@ -20,7 +20,7 @@ public final class ViT: ImageEncoder {
     let channels: Int
     let eps: Float
     let clsToken: [Float], positionEmbeddings: [Float]
-    let patchWeight: [Float], patchBias: [Float]
+    let patchProjection: DenseLayer
     let stack: [TransformerLayer]
     let finalNormWeight: [Float], finalNormBias: [Float]
     let poolerWeight: [Float]?, poolerBias: [Float]?
@@ -60,9 +60,11 @@ public final class ViT: ImageEncoder {
         let tokens = (imageSize / patchSize) * (imageSize / patchSize) + 1
         clsToken = try checkpoint.floats("embeddings.cls_token", [1, 1, hidden])
         positionEmbeddings = try checkpoint.floats("embeddings.position_embeddings", [1, tokens, hidden])
-        patchWeight = try checkpoint.floats("embeddings.patch_embeddings.projection.weight",
-                                            [hidden, channels, patchSize, patchSize])
-        patchBias = try checkpoint.floats("embeddings.patch_embeddings.projection.bias", [hidden])
+        patchProjection = DenseLayer(
+            weight: try checkpoint.floats("embeddings.patch_embeddings.projection.weight",
+                                          [hidden, channels, patchSize, patchSize]),
+            bias: try checkpoint.floats("embeddings.patch_embeddings.projection.bias", [hidden]),
+            inFeatures: channels * patchSize * patchSize, outFeatures: hidden)
         let (width, layerEps) = (hidden, eps)
         stack = try (0..<layers).map { layer in
             try TransformerLayer(checkpoint, prefix: "encoder.layer.\(layer).", names: .vit, hidden: width,
@@ -175,8 +177,7 @@ public final class ViT: ImageEncoder {
                 }
             }
             let tokens = x + n * self.tokens * h
-            dense(columns, rows: patchCount, inFeatures: depth, patchWeight, patchBias, outFeatures: h,
-                  out: tokens + h, accumulate: false)
+            patchProjection.apply(columns, rows: patchCount, out: tokens + h, accumulate: false)
             clsToken.withUnsafeBufferPointer { cls in
                 guard let cls = cls.baseAddress else { return }
                 tokens.update(from: cls, count: h)

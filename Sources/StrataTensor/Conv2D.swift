@@ -61,16 +61,22 @@ extension Kernels {
     /// A 1x1 kernel with stride 1 and no padding multiplies `W[Cout, Cin]` by the input directly; other
     /// kernels unfold images with `im2col` and multiply `W[Cout, Cin·kh·kw]` by the columns. Feature maps
     /// under 128 positions are unfolded several images side by side so one wider gemm serves them all.
-    /// Bias and activation are applied in one pass over the product.
+    /// Bias and activation are applied in one pass over the product. `packedWeight`, when given, is `weight`
+    /// as a `[Cout, Cin·kh·kw]` left operand packed once (`PackedMatrix`), which saves packing it per call.
     public static func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Size2D = 1,
                               padding: Size2D = 0, dilation: Size2D = 1, activation: Activation = .none,
-                              into out: inout Tensor, workspace: Workspace) throws {
+                              packedWeight: PackedMatrix? = nil, into out: inout Tensor, workspace: Workspace) throws {
         let op = "conv2d"
         try requireF32(input, op)
         try requireF32(weight, op)
         let shape = try conv2dOutputShape(input: input.shape, weight: weight.shape, stride: stride,
                                           padding: padding, dilation: dilation)
         try requireVector(bias, length: weight.shape[0], name: "bias", op)
+        if let packedWeight, packedWeight.side != .left || packedWeight.rows != weight.shape[0]
+            || packedWeight.columns != weight.count / max(1, weight.shape[0]) {
+            throw TensorError.invalidArgument(operation: op,
+                reason: "packed weight (\(packedWeight.rows)x\(packedWeight.columns)) is not the weight \(weight.shape) as a left operand")
+        }
         out.prepareOutput(shape: shape)
         let geometry = ConvGeometry(batch: input.shape[0], inChannels: input.shape[1], height: input.shape[2],
                                     width: input.shape[3], outChannels: shape[1], outHeight: shape[2],
@@ -83,7 +89,8 @@ extension Kernels {
                 withOptionalFloats(bias) { pb in
                     out.withUnsafeMutableFloats { po in
                         guard let x = px.baseAddress, let w = pw.baseAddress, let y = po.baseAddress else { return }
-                        conv2dRaw(x, weight: w, bias: pb, geometry, activation: activation, out: y, scratch: scratch)
+                        conv2dRaw(x, weight: w, packedWeight: packedWeight, bias: pb, geometry, activation: activation,
+                                  out: y, scratch: scratch)
                     }
                 }
             }
@@ -100,7 +107,8 @@ extension Kernels {
     }
 
     /// The convolution loop; `scratch` holds `conv2dWorkspaceCount` floats.
-    static func conv2dRaw(_ x: UnsafePointer<Float>, weight w: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+    static func conv2dRaw(_ x: UnsafePointer<Float>, weight w: UnsafePointer<Float>, packedWeight: PackedMatrix?,
+                          bias: UnsafePointer<Float>?,
                           _ g: ConvGeometry, activation: Activation, out y: UnsafeMutablePointer<Float>,
                           scratch: UnsafeMutablePointer<Float>) {
         let (plane, depth, outChannels) = (g.plane, g.depth, g.outChannels)
@@ -121,7 +129,7 @@ extension Kernels {
                     source = UnsafePointer(scratch)
                 }
                 gemm(transposeA: false, transposeB: false, m: outChannels, n: plane, k: depth,
-                     a: w, lda: depth, b: source, ldb: plane, c: result, ldc: plane)
+                     a: w, lda: depth, packedA: packedWeight, b: source, ldb: plane, packedB: nil, c: result, ldc: plane)
                 for c in 0..<outChannels {
                     let row = result + c * plane
                     biasActivation(row, row, count: plane, bias: bias?[c] ?? 0, activation)
@@ -136,7 +144,7 @@ extension Kernels {
             let product = scratch + depth * group * plane
             for i in 0..<images { unfold(first + i, rowStride: span, into: columns + i * plane) }
             gemm(transposeA: false, transposeB: false, m: outChannels, n: span, k: depth,
-                 a: w, lda: depth, b: columns, ldb: span, c: product, ldc: span)
+                 a: w, lda: depth, packedA: packedWeight, b: columns, ldb: span, packedB: nil, c: product, ldc: span)
             for i in 0..<images {
                 for c in 0..<outChannels {
                     biasActivation(product + c * span + i * plane, y + ((first + i) * outChannels + c) * plane,

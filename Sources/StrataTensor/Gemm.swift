@@ -37,13 +37,30 @@ extension Kernels {
                             alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
                             b: UnsafePointer<Float>, ldb: Int,
                             beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, backend: GemmBackend) {
+        gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
+             packedA: nil, b: b, ldb: ldb, packedB: nil, beta: beta, c: c, ldc: ldc, backend: backend)
+    }
+
+    /// The product with either operand also given packed (`PackedMatrix`, e.g. a weight packed at load):
+    /// Strata's kernels read the packed copy, OpenBLAS the plain one. A packed operand must be the same
+    /// `op(A)` (`m × k`, side `.left`) or `op(B)` (`k × n`, side `.right`).
+    public static func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+                            alpha: Float = 1, a: UnsafePointer<Float>, lda: Int, packedA: PackedMatrix?,
+                            b: UnsafePointer<Float>, ldb: Int, packedB: PackedMatrix?,
+                            beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int,
+                            backend: GemmBackend = .default) {
         precondition(m >= 0 && n >= 0 && k >= 0, "gemm: negative dimension")
         precondition(lda >= max(1, transposeA ? m : k) && ldb >= max(1, transposeB ? k : n) && ldc >= max(1, n),
                      "gemm: leading dimension too small")
+        precondition(packedA.map { $0.side == .left && $0.rows == m && $0.columns == k } ?? true,
+                     "gemm: packed A is not the m x k left operand")
+        precondition(packedB.map { $0.side == .right && $0.rows == k && $0.columns == n } ?? true,
+                     "gemm: packed B is not the k x n right operand")
         if m == 0 || n == 0 { return }
         if backend == .strata, GemmBackend.avx512Available,
            StrataGemm.run(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
-                          a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, threads: gemmThreadsHere) {
+                          a: a, lda: lda, packedA: packedA, b: b, ldb: ldb, packedB: packedB,
+                          beta: beta, c: c, ldc: ldc, threads: gemmThreadsHere) {
             return
         }
         cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,

@@ -41,19 +41,24 @@ enum StrataGemm {
 
     /// Runs the product; false when the kernels could not run (their packing buffers could not be allocated).
     ///
-    /// Threads take contiguous blocks of C's rows (or of its columns, when C is wider than tall); each
+    /// Threads take contiguous blocks of C's rows (or of its columns, when C is wider than tall or A comes
+    /// packed; rows when B comes packed); each
     /// element is summed in the same order either way, so the result does not depend on `threads`.
     static func run(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
-                    a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                    a: UnsafePointer<Float>, lda: Int, packedA: PackedMatrix? = nil,
+                    b: UnsafePointer<Float>, ldb: Int, packedB: PackedMatrix? = nil,
                     beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int) -> Bool {
         func block(rows: Range<Int>, columns: Range<Int>) -> Bool {
             let aStart = transposeA ? rows.lowerBound : rows.lowerBound * lda
             let bStart = transposeB ? columns.lowerBound * ldb : columns.lowerBound
-            return strata_sgemm_avx512(transposeA ? 1 : 0, transposeB ? 1 : 0, rows.count, columns.count, k, alpha,
-                                       a + aStart, lda, b + bStart, ldb, beta,
-                                       c + rows.lowerBound * ldc + columns.lowerBound, ldc) == 0
+            return strata_sgemm_avx512_packed(transposeA ? 1 : 0, a + aStart, lda, packedA?.storage, m, rows.lowerBound,
+                                              transposeB ? 1 : 0, b + bStart, ldb, packedB?.storage, n, columns.lowerBound,
+                                              rows.count, columns.count, k, alpha, beta,
+                                              c + rows.lowerBound * ldc + columns.lowerBound, ldc) == 0
         }
-        let splitRows = m >= n
+        // A packed operand is shared by every block, so split along the other one's side: each thread
+        // then packs only its own part of the plain operand.
+        let splitRows = packedB != nil ? true : packedA != nil ? false : m >= n
         let tile = splitRows ? tileRows : tileColumns
         let tiles = ((splitRows ? m : n) + tile - 1) / tile
         let parts = m * n * k < parallelThreshold ? 1 : min(max(1, threads), tiles)

@@ -91,7 +91,10 @@ import Testing
                 }
                 return out
             }
-            for product in products.dropFirst() { #expect(product == products[0], "\(m)x\(n)x\(k)") }
+            for product in products.dropFirst() {
+                let same = product == products[0]
+                #expect(same, "\(m)x\(n)x\(k)")
+            }
         }
     }
 
@@ -121,6 +124,60 @@ import Testing
                 }
             }
         }
-        #expect(shared == single)
+        let same = shared == single
+        #expect(same)
+    }
+
+    @Test(.enabled(if: GemmBackend.default == .strata, "packing is for Strata's AVX-512 kernels"))
+    func packedOperandsGiveTheSameBitsAsPlainOnes() throws {
+        // Sizes past one depth block and one column block, with ragged tile edges, on 1 and 3 threads; the
+        // last two are past the size at which threads share a product (by rows and by columns).
+        let large = [Case(m: 150, n: 130, k: 600, transposeA: false, transposeB: true),
+                     Case(m: 40, n: 1100, k: 300, transposeA: true, transposeB: false)]
+        for (number, c) in (Self.cases.filter { $0.m * $0.n * $0.k > 1000 } + large).enumerated() {
+            let lda = c.transposeA ? c.m : c.k, ldb = c.transposeB ? c.k : c.n
+            let a = Self.values((c.transposeA ? c.k : c.m) * lda, seed: UInt64(number + 50))
+            let b = Self.values((c.transposeB ? c.n : c.k) * ldb, seed: UInt64(number + 90))
+            let packedA = try #require(PackedMatrix(side: .left, transposed: c.transposeA, rows: c.m, columns: c.k,
+                                                    data: a, leadingDimension: lda))
+            let packedB = try #require(PackedMatrix(side: .right, transposed: c.transposeB, rows: c.k, columns: c.n,
+                                                    data: b, leadingDimension: ldb))
+            func product(_ pa: PackedMatrix?, _ pb: PackedMatrix?, threads: Int) -> [Float] {
+                var out = [Float](repeating: 0, count: c.m * c.n)
+                out.withUnsafeMutableBufferPointer { pc in
+                    let ran = StrataGemm.run(transposeA: c.transposeA, transposeB: c.transposeB, m: c.m, n: c.n, k: c.k,
+                                             alpha: 0.75, a: a, lda: lda, packedA: pa, b: b, ldb: ldb, packedB: pb,
+                                             beta: 0, c: pc.baseAddress!, ldc: c.n, threads: threads)
+                    #expect(ran)
+                }
+                return out
+            }
+            let plain = product(nil, nil, threads: 1)
+            for threads in [1, 3] {
+                // Compared as Booleans, so a failure names the case instead of printing every element.
+                let packedLeft = product(packedA, nil, threads: threads) == plain
+                let packedRight = product(nil, packedB, threads: threads) == plain
+                let packedBoth = product(packedA, packedB, threads: threads) == plain
+                #expect(packedLeft, "\(c) packed A, \(threads) threads")
+                #expect(packedRight, "\(c) packed B, \(threads) threads")
+                #expect(packedBoth, "\(c) both packed, \(threads) threads")
+            }
+        }
+    }
+
+    @Test(.enabled(if: GemmBackend.default == .strata, "packing is for Strata's AVX-512 kernels"))
+    func convolutionRefusesAPackedWeightOfAnotherShape() throws {
+        let weight = Tensor(zeros: [4, 3, 3, 3])
+        let other = try #require(try PackedMatrix.pack(Tensor(zeros: [4, 9]), side: .left))
+        var out = Tensor(zeros: [0])
+        #expect(throws: TensorError.self) {
+            try Kernels.conv2d(Tensor(zeros: [1, 3, 5, 5]), weight: weight, packedWeight: other, into: &out,
+                               workspace: Workspace())
+        }
+        let packed = try #require(try PackedMatrix.pack(weight, side: .left))
+        #expect(packed.rows == 4 && packed.columns == 27)
+        try Kernels.conv2d(Tensor(zeros: [1, 3, 5, 5]), weight: weight, packedWeight: packed, into: &out,
+                           workspace: Workspace())
+        #expect(out.shape == [1, 4, 3, 3])
     }
 }

@@ -15,6 +15,25 @@ int strata_sgemm_avx512(int trans_a, int trans_b, long m, long n, long k, float 
                         const float *a, long lda, const float *b, long ldb,
                         float beta, float *c, long ldc);
 
+/// Floats that `strata_sgemm_pack_a` writes for an `m x k` op(A), and `strata_sgemm_pack_b` for a `k x n` op(B).
+long strata_sgemm_packed_a_count(long m, long k);
+long strata_sgemm_packed_b_count(long k, long n);
+
+/// Packs op(A) (`m x k`, stored as for `strata_sgemm_avx512`) once, for operands many products reuse (weights).
+void strata_sgemm_pack_a(int trans_a, long m, long k, const float *a, long lda, float *packed);
+
+/// Packs op(B) (`k x n`) once, likewise.
+void strata_sgemm_pack_b(int trans_b, long k, long n, const float *b, long ldb, float *packed);
+
+/// `strata_sgemm_avx512` where either operand may come packed: with `packed_a` non-null, op(A) is rows
+/// `row0 ..< row0 + m` of a packed `packed_a_rows x k` matrix (`row0` a multiple of 12) and `a` is not read;
+/// with `packed_b`, op(B) is columns `col0 ..< col0 + n` of a packed `k x packed_b_columns` matrix (`col0` a
+/// multiple of 32). The result is bit for bit the one the unpacked operands give.
+int strata_sgemm_avx512_packed(int trans_a, const float *a, long lda, const float *packed_a, long packed_a_rows,
+                               long row0, int trans_b, const float *b, long ldb, const float *packed_b,
+                               long packed_b_columns, long col0, long m, long n, long k, float alpha, float beta,
+                               float *c, long ldc);
+
 /// Whether gemms called on this thread must run on it alone (a per-thread flag; 0 at thread start).
 int strata_gemm_caller_only(void);
 
