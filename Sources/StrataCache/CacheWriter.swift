@@ -51,6 +51,17 @@ public final class CacheWriter {
                 return column
             }
             comparable.counts = existing.counts
+            // Caches from before the gemm was recorded were computed with OpenBLAS.
+            let theirGemm = existing.encoders.map { $0.gemm ?? "openblas" }
+            let ourGemm = comparable.encoders.map { $0.gemm ?? "openblas" }
+            let sameEncoders = existing.encoders.count == comparable.encoders.count
+            if sameEncoders, theirGemm != ourGemm {
+                throw CacheError.manifestInvalid(path: environment.path,
+                    reason: "the cache's features were computed with gemm \(theirGemm.joined(separator: ", ")) and this run uses \(ourGemm.joined(separator: ", ")), which differ in rounding; resume with STRATA_GEMM=openblas if the cache used it, or write to a new directory")
+            }
+            if sameEncoders {
+                for index in comparable.encoders.indices { comparable.encoders[index].gemm = existing.encoders[index].gemm }
+            }
             guard comparable == existing, manifest.columns.count == existing.columns.count else {
                 throw CacheError.manifestInvalid(path: environment.path,
                                                  reason: "the cache was built with a different pipeline, encoders or columns; write to a new directory")

@@ -51,15 +51,19 @@ public struct Manifest: Codable, Equatable, Sendable {
         public var weightsSHA256: String
         /// The model configuration (hidden sizes, layers, ...), as the checkpoint states it.
         public var config: [String: JSONValue]
+        /// The single-precision gemm that computed the features (`strata-avx512` or `openblas`); the two agree
+        /// to rounding, not bit for bit. Absent in caches written before it was recorded.
+        public var gemm: String?
 
         /// Describes an encoder.
         public init(name: String, architecture: String, checkpoint: String, weightsSHA256: String,
-                    config: [String: JSONValue] = [:]) {
+                    config: [String: JSONValue] = [:], gemm: String? = nil) {
             self.name = name
             self.architecture = architecture
             self.checkpoint = checkpoint
             self.weightsSHA256 = weightsSHA256
             self.config = config
+            self.gemm = gemm
         }
     }
 

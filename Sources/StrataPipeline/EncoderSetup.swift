@@ -28,6 +28,9 @@ struct ResolvedWeights {
     /// The manifest entry.
     var manifestEntry: Manifest.Encoder
 
+    /// The manifest's name for the gemm that runs the encoders.
+    static var gemmName: String { GemmBackend.default == .strata ? "strata-avx512" : "openblas" }
+
     /// Resolves an encoder's weights, generating seeded ones under `scratch` when needed.
     static func resolve(_ encoder: PipelineConfig.Encoder, seedMissing: Bool, scratch: URL) throws -> ResolvedWeights {
         let files = FileManager.default
@@ -39,7 +42,7 @@ struct ResolvedWeights {
             let entry = Manifest.Encoder(name: encoder.model, architecture: architecture(of: encoder.model),
                                          checkpoint: checkpoint.lastPathComponent,
                                          weightsSHA256: try SHA256.hex(ofFileAt: weightsFile),
-                                         config: try configValues(in: checkpoint))
+                                         config: try configValues(in: checkpoint), gemm: gemmName)
             return ResolvedWeights(checkpoint: checkpoint, seeded: false, manifestEntry: entry)
         }
         if let checkpoint = encoder.checkpoint, !seedMissing {
@@ -75,7 +78,7 @@ struct ResolvedWeights {
         let entry = Manifest.Encoder(name: encoder.model, architecture: architecture(of: encoder.model),
                                      checkpoint: "seeded:\(encoder.seed) (random weights, not a trained model)",
                                      weightsSHA256: try SHA256.hex(ofFileAt: weights),
-                                     config: try configValues(in: folder))
+                                     config: try configValues(in: folder), gemm: gemmName)
         return ResolvedWeights(checkpoint: encoder.model == "resnet50" ? weights : folder, seeded: true, manifestEntry: entry)
     }
 

@@ -29,7 +29,8 @@ struct InspectCommand: ParsableCommand {
         print("  format version \(manifest.formatVersion), data file \(ByteText.format(dataFile))")
         print("  \(manifest.counts.images) images, \(manifest.counts.captions) captions, \(manifest.counts.failures) failures, \(manifest.counts.batches) batches committed")
         for encoder in manifest.encoders {
-            print("  encoder \(encoder.name): \(encoder.architecture) \(encoder.checkpoint), weights sha256 \(encoder.weightsSHA256)")
+            print("  encoder \(encoder.name): \(encoder.architecture) \(encoder.checkpoint), weights sha256 \(encoder.weightsSHA256)"
+                  + (encoder.gemm.map { ", gemm \($0)" } ?? ""))
         }
         if let p = manifest.preprocessing {
             print("  preprocessing: \(p.summary), \(p.interpolation), mean \(p.mean), std \(p.std), \(p.mode) mode")

@@ -33,6 +33,14 @@ import StrataTestSupport
         columns[0]["dtype"] = "f64"
         badDtype["columns"] = columns
         #expect(!SchemaCheck.problems(badDtype, schema).isEmpty)
+        var gemmEncoders = try #require(good["encoders"] as? [[String: Any]])
+        gemmEncoders[0]["gemm"] = "strata-avx512"
+        var withGemm = good
+        withGemm["encoders"] = gemmEncoders
+        #expect(SchemaCheck.problems(withGemm, schema) == [])
+        gemmEncoders[0]["gemm"] = "cublas"
+        withGemm["encoders"] = gemmEncoders
+        #expect(SchemaCheck.problems(withGemm, schema).count == 1)
         var missing = good
         missing.removeValue(forKey: "counts")
         #expect(SchemaCheck.problems(missing, schema) == ["$: missing 'counts'"])

@@ -128,6 +128,28 @@ import StrataTensor
         #expect(try CacheReader(path: cache.path).manifest.counts.images == 6)
     }
 
+    @Test func resumingWithAnotherGemmIsRefusedByName() throws {
+        let cache = try TemporaryCache()
+        // Written before the gemm was recorded: such caches were computed with OpenBLAS.
+        let first = try CacheWriter(path: cache.path, manifest: SyntheticCache.manifest)
+        try first.write(SyntheticCache.batch(index: 0, size: 3))
+        first.close()
+        func manifest(gemm: String) -> Manifest {
+            var manifest = SyntheticCache.manifest
+            for index in manifest.encoders.indices { manifest.encoders[index].gemm = gemm }
+            return manifest
+        }
+        do {
+            _ = try CacheWriter(path: cache.path, manifest: manifest(gemm: "strata-avx512"))
+            Issue.record("a cache computed with OpenBLAS was resumed with Strata's kernels")
+        } catch let error as CacheError {
+            #expect(error.description.contains("computed with gemm openblas and this run uses strata-avx512"))
+        }
+        let resumed = try CacheWriter(path: cache.path, manifest: manifest(gemm: "openblas"))
+        #expect(resumed.committedBatches == 1)
+        resumed.close()
+    }
+
     @Test func lmdbAndLayoutErrorsAreTyped() throws {
         let missing = FileManager.default.temporaryDirectory.appendingPathComponent("strata-no-such-\(UUID().uuidString)").path
         #expect(throws: CacheError.io(path: missing, reason: "no such cache directory")) { _ = try CacheReader(path: missing) }

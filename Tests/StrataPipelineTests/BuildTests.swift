@@ -31,6 +31,8 @@ import Testing
         #expect(shapes["text/bert/layer1"] == [nil, 32])
         #expect(shapes["text/bert/mean"] == [32])
         #expect(manifest.encoders.allSatisfy { $0.checkpoint.hasPrefix("seeded:") && $0.weightsSHA256.count == 64 })
+        let gemm = GemmBackend.default == .strata ? "strata-avx512" : "openblas"
+        #expect(manifest.encoders.allSatisfy { $0.gemm == gemm })
         #expect(manifest.preprocessing?.resize == 64 && manifest.preprocessing?.crop == [56, 56])
 
         // Every caption keeps its text and token ids, and its token levels one row per token.

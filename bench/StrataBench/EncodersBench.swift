@@ -74,7 +74,12 @@ enum EncodersBench {
             return (String(format: "%.2f", torch), String(format: "%.2fx", strata / torch))
         }
         let core = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "default"
-        print("encoders: fp32, \(threads) BLAS threads (OPENBLAS_CORETYPE \(core)), best of \(repeats), seeded weights in \(work.path)")
+        print("encoders: fp32, \(threads) threads, \(GemmBackend.description) (OpenBLAS kernels: OPENBLAS_CORETYPE \(core)), best of \(repeats), seeded weights in \(work.path)")
+        // The peaks ResNet-50's rate is quoted against: the FMA issue rate and the sgemm rate on a large square product.
+        let fmaPeak = FMAPeak.measure()
+        let sgemmPeak = SgemmPeak.measure(threads: threads)
+        print(fmaPeak.description)
+        print(String(format: "sgemm peak (1536^3, %@, %d threads): %.1f GFLOP/s", GemmBackend.default.rawValue, threads, sgemmPeak))
 
         if !skip("resnet50") {
             let resnet = try EncoderLoader.imageEncoder(model: "resnet50", checkpoint: work.appendingPathComponent("resnet50.safetensors"))
@@ -86,8 +91,11 @@ enum EncodersBench {
             let torch = try peer("resnet50")
             let strata = Double(imageCount) / seconds
             let (torchRate, factor) = ratio(strata, torch, "resnet50_images_per_second")
+            let gflops = strata * resnetFlopsPerImage / 1e9
             print(String(format: "  ResNet-50  batch %d 224x224  Strata %7.2f img/s (%.1f GFLOP/s)  PyTorch %@ img/s  ratio %@  max|diff| fc %@",
-                         imageCount, strata, strata * resnetFlopsPerImage / 1e9, torchRate, factor, agreement(fc, "torch_resnet50_fc.npy")))
+                         imageCount, strata, gflops, torchRate, factor, agreement(fc, "torch_resnet50_fc.npy")))
+            print(String(format: "             ResNet-50 at %.0f%% of the sgemm peak, %.0f%% of the FMA peak (%d threads)",
+                         100 * gflops / sgemmPeak, 100 * gflops / (fmaPeak.perCore * Double(threads)), threads))
         }
         if !skip("vit") {
             let vit = try EncoderLoader.imageEncoder(model: "vit", checkpoint: work.appendingPathComponent("vit"))
