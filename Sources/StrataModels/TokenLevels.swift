@@ -9,8 +9,18 @@ enum TokenSource: Equatable {
     case last
     /// ViT's patch tokens: the final hidden state without `[CLS]`.
     case patches
+    /// ViT's patch tokens of `hidden_state_K` (`hidden_state_K_patches`).
+    case hiddenPatches(Int)
     /// The pooler (`tanh(dense(CLS))`).
     case pooler
+
+    /// Whether the level keeps patch tokens only (all tokens but `[CLS]`).
+    var isPatches: Bool {
+        switch self {
+        case .patches, .hiddenPatches: return true
+        default: return false
+        }
+    }
 }
 
 /// Resolves transformer level names shared by BERT and ViT.
@@ -22,9 +32,9 @@ enum TokenLevels {
             .unknownLevel(architecture: architecture, level: level.description, reason: reason)
         }
         var outputs = ["last_hidden_state", "hidden_state_0...hidden_state_\(layers)", "cls", "mean_pooled"]
-        if hasPatches { outputs.append("patch_tokens") }
+        if hasPatches { outputs += ["patch_tokens", "hidden_state_K_patches"] }
         if hasPooler { outputs.append("pooler_output") }
-        if level.pool != nil {
+        if level.pool != nil, !hasPatches {
             throw fail("token levels take :cls or :mean, not grid pooling")
         }
         let source: TokenSource
@@ -43,14 +53,22 @@ enum TokenLevels {
             source = .last
             reduce = level.output == "cls" ? .cls : .mean
         default:
-            let prefix = "hidden_state_"
-            guard level.output.hasPrefix(prefix), let index = Int(level.output.dropFirst(prefix.count)) else {
+            let prefix = "hidden_state_", suffix = "_patches"
+            let patchesOnly = hasPatches && level.output.hasSuffix(suffix)
+            let number = level.output.dropFirst(prefix.count).dropLast(patchesOnly ? suffix.count : 0)
+            guard level.output.hasPrefix(prefix), let index = Int(number) else {
                 throw fail("unknown output (available: \(outputs.joined(separator: ", ")))")
             }
             guard (0...layers).contains(index) else {
                 throw fail("the model has \(layers) layers: hidden_state_0 (embeddings) ... hidden_state_\(layers)")
             }
-            source = .hidden(index)
+            guard !(patchesOnly && reduce == .cls) else { throw fail("patch tokens exclude [CLS]") }
+            source = patchesOnly ? .hiddenPatches(index) : .hidden(index)
+        }
+        if level.pool != nil {
+            guard source.isPatches, reduce == .none else {
+                throw fail("grid pooling applies to patch tokens (patch_tokens, hidden_state_K_patches), without :cls or :mean")
+            }
         }
         return (source, reduce)
     }
@@ -99,6 +117,38 @@ enum TokenLevels {
             }
             return out
         }
+    }
+
+    /// Each sequence's patch tokens (the `grid × grid` tokens after `[CLS]`) averaged over an adaptive
+    /// `pool[0] × pool[1]` grid, as PyTorch's `adaptive_avg_pool2d` on the `[hidden, grid, grid]` map, back as
+    /// tokens in row-major cell order: `[batch, pool[0]·pool[1], hidden]`.
+    static func gridPool(_ x: UnsafePointer<Float>, batch: Int, length: Int, hidden: Int, grid: Int,
+                         pool: [Int]) -> Tensor {
+        let (cellsHigh, cellsWide) = (pool[0], pool[1])
+        var out = Tensor(zeros: [batch, cellsHigh * cellsWide, hidden])
+        // Bin i of n over `grid` positions spans floor(i·grid/n) ..< ceil((i+1)·grid/n).
+        func bin(_ i: Int, _ n: Int) -> Range<Int> { (i * grid / n)..<(((i + 1) * grid + n - 1) / n) }
+        out.withUnsafeMutableFloats { buffer in
+            guard let o = buffer.baseAddress else { return }
+            for b in 0..<batch {
+                let patches = x + (b * length + 1) * hidden
+                for cy in 0..<cellsHigh {
+                    for cx in 0..<cellsWide {
+                        let cell = o + ((b * cellsHigh + cy) * cellsWide + cx) * hidden
+                        let (rows, columns) = (bin(cy, cellsHigh), bin(cx, cellsWide))
+                        for py in rows {
+                            for px in columns {
+                                let token = patches + (py * grid + px) * hidden
+                                for j in 0..<hidden { cell[j] += token[j] }
+                            }
+                        }
+                        let scale = 1 / Float(rows.count * columns.count)
+                        for j in 0..<hidden { cell[j] *= scale }
+                    }
+                }
+            }
+        }
+        return out
     }
 
     /// `tanh(x[:, 0] · Wᵀ + b)` for each sequence: `[batch, outFeatures]`.

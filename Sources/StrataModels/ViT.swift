@@ -6,7 +6,8 @@ import StrataTensor
 ///
 /// Levels: `last_hidden_state` (`[N, 1+P, H]`, after the final layer norm), `patch_tokens` (`[N, P, H]`),
 /// `hidden_state_K` (0 = embeddings, K = after layer K, before the final norm), each optionally `:cls`
-/// or `:mean` to `[N, H]`; `cls`; `pooler_output` (`[N, H]`, when the checkpoint has a pooler).
+/// or `:mean` to `[N, H]`; `hidden_state_K_patches` (`[N, P, H]`); `cls`; `pooler_output` (`[N, H]`, when
+/// the checkpoint has a pooler). Patch tokens take `:poolHxW`: the patch grid averaged to `[N, H·W, H]`.
 public final class ViT: ImageEncoder {
     public let architecture = "vit"
     /// Hidden size.
@@ -117,23 +118,34 @@ public final class ViT: ImageEncoder {
         var results = [Tensor?](repeating: nil, count: levels.count)
         func collect(_ source: TokenSource, from pointer: UnsafePointer<Float>) {
             for (index, (wanted, reduce)) in plan.enumerated() where wanted == source {
-                results[index] = TokenLevels.extract(pointer, batch: batch, length: length, hidden: hidden,
-                                                     first: source == .patches ? 1 : 0, reduce: reduce, mask: nil)
+                if let pool = levels[index].pool {
+                    results[index] = TokenLevels.gridPool(pointer, batch: batch, length: length, hidden: hidden,
+                                                          grid: grid, pool: pool)
+                } else {
+                    results[index] = TokenLevels.extract(pointer, batch: batch, length: length, hidden: hidden,
+                                                         first: source.isPatches ? 1 : 0, reduce: reduce, mask: nil)
+                }
             }
         }
         collect(.hidden(0), from: x)
+        collect(.hiddenPatches(0), from: x)
         let needsFinal = plan.contains { source, _ in
-            if case .hidden = source { return false }
-            return true
+            switch source {
+            case .hidden, .hiddenPatches: return false
+            default: return true
+            }
         }
         let deepest = needsFinal ? layers : plan.map { source, _ -> Int in
-            if case let .hidden(k) = source { return k }
-            return layers
+            switch source {
+            case let .hidden(k), let .hiddenPatches(k): return k
+            default: return layers
+            }
         }.max() ?? 0
         let lengths = [Int](repeating: length, count: batch)
         for layer in 0..<deepest {
             stack[layer].forward(x, batch: batch, length: length, keyBias: nil, keyLengths: lengths, scratch: scratch)
             collect(.hidden(layer + 1), from: x)
+            collect(.hiddenPatches(layer + 1), from: x)
         }
         if needsFinal {
             let normed = scratch.normed.floats(max(1, rows * hidden))

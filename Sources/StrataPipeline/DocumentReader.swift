@@ -127,8 +127,10 @@ struct DocumentReader {
                 throw invalid("\(key).levels[\(offset)].reduce", "applies to transformer outputs only")
             }
             let pool = DocumentReader.ints(level["pool"])
-            if pool != nil && !(isResNet && output.hasPrefix("layer")) {
-                throw invalid("\(key).levels[\(offset)].pool", "applies to ResNet feature maps (layer1..layer4) only")
+            let patchGrid = model == "vit" && reduce == "patches"
+            if pool != nil && !(isResNet && output.hasPrefix("layer")) && !patchGrid {
+                throw invalid("\(key).levels[\(offset)].pool",
+                              "applies to ResNet feature maps (layer1..layer4) and ViT patch tokens (reduce: patches) only")
             }
             levels.append(PipelineConfig.Level(name: name, output: output, pool: pool, reduce: reduce,
                                                dtype: level["dtype"] as? String ?? "f16"))

@@ -117,11 +117,13 @@ struct PlannedLevel {
 
 /// Turns a pipeline's level entries into encoder levels.
 enum LevelMapping {
-    /// `reduce: patches` keeps a ViT's patch tokens (all tokens but `[CLS]`) of the output.
+    /// `reduce: patches` keeps a ViT's patch tokens (all tokens but `[CLS]`) of the output, optionally
+    /// averaged to a `pool` grid.
     static func pyramidLevels(_ levels: [PipelineConfig.Level]) -> [PyramidLevel] {
         levels.map { level in
             if level.reduce == "patches" {
-                return PyramidLevel(output: level.output == "last_hidden_state" ? "patch_tokens" : "\(level.output)_patches")
+                return PyramidLevel(output: level.output == "last_hidden_state" ? "patch_tokens" : "\(level.output)_patches",
+                                    pool: level.pool)
             }
             return PyramidLevel(output: level.output, pool: level.pool, reduce: PyramidLevel.Reduction(rawValue: level.reduce) ?? .none)
         }

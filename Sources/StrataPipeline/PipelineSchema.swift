@@ -135,7 +135,7 @@ public enum PipelineSchema {
           "type": "string", "pattern": "^(layer[1-4]|avgpool|fc|hidden_state_[0-9]+|last_hidden_state|pooler_output)$"
         },
         "pool": {
-          "description": "Adaptive average pool of a feature map to [height, width].",
+          "description": "Adaptive average pool of a feature map (ResNet layer1..layer4) or of ViT patch tokens (reduce: patches) to [height, width].",
           "type": "array", "items": {"type": "integer", "minimum": 1}, "minItems": 2, "maxItems": 2
         },
         "reduce": {"description": "Token reduction for transformer outputs.", "enum": ["none", "cls", "mean", "patches"]},

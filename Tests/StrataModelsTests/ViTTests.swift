@@ -46,6 +46,35 @@ import StrataTestSupport
         check(normed, try SharedData.npy("fixtures/torch/vit_tiny_out_last_hidden_state.npy"), "vit tiny norm(hidden_state_2)")
     }
 
+    /// `[N, P, H]` tokens of a `g × g` grid averaged by the NCHW adaptive pooling kernel, back as tokens.
+    func pooledByTheMapKernel(_ tokens: Tensor, grid g: Int, to size: Size2D) throws -> Tensor {
+        let (n, p, h) = (tokens.shape[0], tokens.shape[1], tokens.shape[2])
+        let values = tokens.floats
+        var map = [Float](repeating: 0, count: n * h * p)
+        for b in 0..<n { for t in 0..<p { for j in 0..<h { map[(b * h + j) * p + t] = values[(b * p + t) * h + j] } } }
+        let pooled = try Kernels.adaptiveAvgPool2d(try Tensor(shape: [n, h, g, g], floats: map), outputSize: size).floats
+        let cells = size.height * size.width
+        var out = [Float](repeating: 0, count: n * cells * h)
+        for b in 0..<n { for c in 0..<cells { for j in 0..<h { out[(b * cells + c) * h + j] = pooled[(b * h + j) * cells + c] } } }
+        return try Tensor(shape: [n, cells, h], floats: out)
+    }
+
+    @Test func patchTokensOfAnyLayerAndGridPooling() throws {
+        let encoder = try Self.tiny.get()
+        let pixels = try SharedData.npy("fixtures/torch/vit_tiny_in_pixel_values.npy")
+        let out = try encoder.encode(pixels: pixels, levels: try PyramidLevel.parseList(
+            "patch_tokens,patch_tokens:pool2x2,patch_tokens:pool3,hidden_state_1,hidden_state_1_patches,hidden_state_1_patches:pool1x2"))
+        #expect(encoder.grid == 4)
+        check(out[1], try pooledByTheMapKernel(out[0], grid: 4, to: Size2D(2, 2)), "vit tiny patch_tokens:pool2x2")
+        // 3 bins over 4 patches overlap (0..<2, 1..<3, 2..<4), as adaptive pooling does.
+        check(out[2], try pooledByTheMapKernel(out[0], grid: 4, to: Size2D(3, 3)), "vit tiny patch_tokens:pool3")
+        let (n, t, h) = (out[3].shape[0], out[3].shape[1], out[3].shape[2])
+        let hidden = out[3].floats
+        let patches = try Tensor(shape: [n, t - 1, h], floats: (0..<n).flatMap { b in hidden[(b * t * h + h)..<((b + 1) * t * h)] })
+        check(out[4], patches, "vit tiny hidden_state_1_patches")
+        check(out[5], try pooledByTheMapKernel(patches, grid: 4, to: Size2D(1, 2)), "vit tiny hidden_state_1_patches:pool1x2")
+    }
+
     @Test func loadsThePrefixedNames() throws {
         let folder = try SharedData.temporaryDirectory("strata-vit")
         defer { try? FileManager.default.removeItem(at: folder) }
@@ -63,7 +92,8 @@ import StrataTestSupport
 
     @Test func badLevelsAndInputs() throws {
         let encoder = try Self.tiny.get()
-        for text in ["hidden_state_3", "layer2", "patch_tokens:cls", "cls:mean", "last_hidden_state:pool2x2"] {
+        for text in ["hidden_state_3", "layer2", "patch_tokens:cls", "cls:mean", "last_hidden_state:pool2x2",
+                     "hidden_state_1:pool2x2", "hidden_state_1_patches:cls", "hidden_state_3_patches", "pooler_output:pool2"] {
             #expect(throws: ModelError.self, "\(text)") { try encoder.validate(levels: [try PyramidLevel(parsing: text)]) }
         }
         #expect(throws: ModelError.self) {

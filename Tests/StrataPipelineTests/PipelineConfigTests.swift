@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import StrataModels
 import StrataTestSupport
 @testable import StrataPipeline
 
@@ -77,6 +78,26 @@ import StrataTestSupport
         #expect(text.levels[1].reduce == "cls")
         // A BERT checkpoint folder provides the tokenizer.
         #expect(config.tokenizer.path?.path == "/data/project/models/minilm")
+    }
+
+    @Test func vitPatchLevelsMapToEncoderLevels() throws {
+        let config = try parse(Self.minimal + """
+
+        encoders:
+          image:
+            model: vit
+            checkpoint: /models/vit
+            levels:
+              - {name: patches, output: last_hidden_state, reduce: patches, pool: [7, 7], dtype: f16}
+              - {name: mid, output: hidden_state_6, reduce: patches}
+              - {name: cls, output: last_hidden_state, reduce: cls}
+        """)
+        let image = try #require(config.imageEncoder)
+        #expect(LevelMapping.pyramidLevels(image.levels) == [
+            PyramidLevel(output: "patch_tokens", pool: [7, 7]),
+            PyramidLevel(output: "hidden_state_6_patches"),
+            PyramidLevel(output: "last_hidden_state", reduce: .cls),
+        ])
     }
 
     @Test func errorsNameTheKey() {
