@@ -9,10 +9,8 @@ enum Attention {
     /// Keys at or past `keyLengths[b]` are skipped (they are masked); `keyBias` (0 or -inf per key) masks
     /// the ones before. Every query row is computed, padded ones included, as Hugging Face does.
     ///
-    /// The (sequence, head) products are small, so when OpenBLAS is set to several threads they are
-    /// spread over that many workers, each running single-threaded gemms (OpenBLAS is set to one thread
-    /// meanwhile and restored after: the encoder must then be the only BLAS caller, as in one-encoder
-    /// runs; with one BLAS thread per worker, as the pipeline runs, nothing is changed).
+    /// The (sequence, head) products are small, so when several BLAS threads are set they are spread over
+    /// that many workers, each running single-threaded gemms (`SingleThreadedBLAS.concurrentPerform`).
     static func selfAttention(packed: UnsafeMutablePointer<Float>, batch: Int, length: Int, heads: Int, headDim: Int,
                               keyBias: UnsafePointer<Float>?, keyLengths: [Int], out: UnsafeMutablePointer<Float>,
                               scratch: TransformerScratch) {
@@ -30,10 +28,8 @@ enum Attention {
             for task in 0..<tasks { run(task, scores) }
             return
         }
-        SingleThreadedBLAS.run {
-            DispatchQueue.concurrentPerform(iterations: workers) { worker in
-                for task in stride(from: worker, to: tasks, by: workers) { run(task, scores + worker * area) }
-            }
+        SingleThreadedBLAS.concurrentPerform(workers: workers) { worker in
+            for task in stride(from: worker, to: tasks, by: workers) { run(task, scores + worker * area) }
         }
     }
 
@@ -68,21 +64,36 @@ enum Attention {
     }
 }
 
-/// Runs regions with OpenBLAS set to one thread, restoring the configured count when the last region
-/// that overlaps in time ends (encoders on different threads may enter at once).
+/// Runs workers whose gemms must each stay on the worker's thread.
+///
+/// With Strata's kernels, each worker marks its own thread (`Kernels.onCallingThreadOnly`) and nothing
+/// process-wide changes. With OpenBLAS, whose thread count is process-wide, it is set to one thread for the
+/// region and restored when the last region that overlaps in time ends (encoders on different threads may
+/// enter at once); the encoder must then be the only BLAS caller, as in one-encoder runs.
 enum SingleThreadedBLAS {
     private nonisolated(unsafe) static var active = 0
     private nonisolated(unsafe) static var saved = 1
     private static let lock = NSLock()
 
-    /// The thread count set outside any region.
+    /// Whether each worker can be kept single-threaded on its own.
+    private static var perThread: Bool { GemmBackend.default == .strata && GemmBackend.avx512Available }
+
+    /// The threads a gemm called here may use, as set outside any region.
     static var configuredThreads: Int {
+        if perThread { return Kernels.gemmThreads }
         lock.lock()
         defer { lock.unlock() }
         return active > 0 ? saved : Kernels.blasThreads
     }
 
-    static func run(_ body: () -> Void) {
+    /// Runs `body(worker)` for `workers` workers at once, each with single-threaded gemms.
+    static func concurrentPerform(workers: Int, _ body: (Int) -> Void) {
+        if perThread {
+            DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                Kernels.onCallingThreadOnly { body(worker) }
+            }
+            return
+        }
         lock.lock()
         if active == 0 {
             saved = Kernels.blasThreads
@@ -90,7 +101,7 @@ enum SingleThreadedBLAS {
         }
         active += 1
         lock.unlock()
-        body()
+        DispatchQueue.concurrentPerform(iterations: workers, execute: body)
         lock.lock()
         active -= 1
         if active == 0 { Kernels.setBLASThreads(saved) }

@@ -192,19 +192,17 @@ public final class ResNet50: ImageEncoder {
         let buffers = workerBuffers
         parts.withUnsafeMutableBufferPointer { slots in
             guard let slots = slots.baseAddress else { return }
-            SingleThreadedBLAS.run {
-                DispatchQueue.concurrentPerform(iterations: workers) { worker in
-                    let b = buffers[worker]
-                    let count = bounds[worker + 1] - bounds[worker]
-                    b.input.prepareOutput(shape: [count] + pixels.shape.dropFirst())
-                    pixels.withUnsafeFloats { source in
-                        b.input.withUnsafeMutableFloats { target in
-                            guard let from = source.baseAddress, let to = target.baseAddress else { return }
-                            to.update(from: from + bounds[worker] * imageFloats, count: count * imageFloats)
-                        }
+            SingleThreadedBLAS.concurrentPerform(workers: workers) { worker in
+                let b = buffers[worker]
+                let count = bounds[worker + 1] - bounds[worker]
+                b.input.prepareOutput(shape: [count] + pixels.shape.dropFirst())
+                pixels.withUnsafeFloats { source in
+                    b.input.withUnsafeMutableFloats { target in
+                        guard let from = source.baseAddress, let to = target.baseAddress else { return }
+                        to.update(from: from + bounds[worker] * imageFloats, count: count * imageFloats)
                     }
-                    slots[worker] = Result { try self.run(b.input, levels: levels, buffers: b) }
                 }
+                slots[worker] = Result { try self.run(b.input, levels: levels, buffers: b) }
             }
         }
         let results = try parts.map { try $0.get() }

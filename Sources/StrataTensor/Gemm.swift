@@ -60,7 +60,7 @@ extension Kernels {
         if backend == .strata, GemmBackend.avx512Available,
            StrataGemm.run(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
                           a: a, lda: lda, packedA: packedA, b: b, ldb: ldb, packedB: packedB,
-                          beta: beta, c: c, ldc: ldc, threads: gemmThreadsHere) {
+                          beta: beta, c: c, ldc: ldc, threads: gemmThreads) {
             return
         }
         cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,

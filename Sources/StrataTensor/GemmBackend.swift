@@ -90,8 +90,8 @@ extension Kernels {
         return try body()
     }
 
-    /// The threads a gemm called here may use: 1 inside `onCallingThreadOnly`, else `blasThreads`.
-    static var gemmThreadsHere: Int { strata_gemm_caller_only() != 0 ? 1 : blasThreads }
+    /// The threads a gemm called on this thread may use: 1 inside `onCallingThreadOnly`, else `blasThreads`.
+    public static var gemmThreads: Int { strata_gemm_caller_only() != 0 ? 1 : blasThreads }
 }
 
 extension StrataGemm {
@@ -99,7 +99,7 @@ extension StrataGemm {
     /// run) when Strata's kernels are not in use, one thread is set, or the caller is already one of them.
     static func shareProducts(count: Int, run product: (Int) -> Void) -> Bool {
         guard GemmBackend.default == .strata, GemmBackend.avx512Available else { return false }
-        let threads = Kernels.gemmThreadsHere
+        let threads = Kernels.gemmThreads
         guard threads > 1 else { return false }
         let workers = min(threads, count)
         DispatchQueue.concurrentPerform(iterations: workers) { worker in

@@ -111,7 +111,7 @@ import Testing
                                        strideC: m * n, batchCount: count)
         }
         Kernels.onCallingThreadOnly {
-            #expect(Kernels.gemmThreadsHere == 1)
+            #expect(Kernels.gemmThreads == 1)
             a.withUnsafeBufferPointer { pa in
                 b.withUnsafeBufferPointer { pb in
                     single.withUnsafeMutableBufferPointer { pc in
