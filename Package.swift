@@ -26,9 +26,9 @@ let package = Package(
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
 
-        // AVX-512 single-precision gemm kernels, chosen at run time on CPUs that have them.
-        .target(name: "CStrataGemm"),
-        .target(name: "StrataTensor", dependencies: ["CBLAS", "CStrataGemm"]),
+        // AVX-512 kernels (packed sgemm, GELU), chosen at run time on CPUs that have them.
+        .target(name: "CStrataKernels"),
+        .target(name: "StrataTensor", dependencies: ["CBLAS", "CStrataKernels"]),
         .target(name: "StrataImage", dependencies: ["CJPEG", "CPNG", "StrataTensor"]),
         .target(name: "StrataText"),
         .target(name: "StrataModels", dependencies: ["StrataTensor"]),

@@ -1,3 +1,4 @@
+import CStrataKernels
 import Foundation
 
 extension Kernels {
@@ -9,8 +10,19 @@ extension Kernels {
     }
 
     /// Exact GELU, `x/2 · (1 + erf(x/√2))`, over `count` floats (the erf form, not the tanh
-    /// approximation; `erf` itself is evaluated to within 5e-7).
+    /// approximation; `erf` itself is evaluated to within 5e-7). With Strata's AVX-512 kernels in use, the
+    /// same approximation runs on AVX-512 registers (with fused multiply-adds, so results may differ in the
+    /// last bit).
     public static func geluRaw(_ x: UnsafeMutablePointer<Float>, count: Int) {
+        if GemmBackend.default == .strata, GemmBackend.avx512Available {
+            strata_gelu_avx512(x, count)
+            return
+        }
+        geluPortable(x, count: count)
+    }
+
+    /// GELU in plain Swift (what the compiler vectorises for the baseline CPU).
+    static func geluPortable(_ x: UnsafeMutablePointer<Float>, count: Int) {
         let invSqrt2: Float = 0.70710678118654752440
         for i in 0..<count {
             let v = x[i]

@@ -1,10 +1,10 @@
-import CStrataGemm
+import CStrataKernels
 import Dispatch
 import Foundation
 
 /// Which single-precision gemm runs the products of every kernel.
 ///
-/// On a CPU with AVX-512, Strata's own packed kernels (`CStrataGemm`) run them: the OpenBLAS build Debian ships
+/// On a CPU with AVX-512, Strata's own packed kernels (`CStrataKernels`) run them: the OpenBLAS build Debian ships
 /// may pick AVX2 kernels on such CPUs, at half their FMA width. Elsewhere, and when the environment variable
 /// `STRATA_GEMM=openblas` is set, OpenBLAS's `cblas_sgemm` does.
 public enum GemmBackend: String, Sendable, CaseIterable {

@@ -1,4 +1,4 @@
-import CStrataGemm
+import CStrataKernels
 
 /// A gemm operand laid out once in the panel order Strata's AVX-512 kernels read, for weights that many
 /// products reuse: a convolution's `W[Cout, Cin·kh·kw]` (the left operand) or a linear layer's `Wᵀ` (the right).

@@ -1,5 +1,6 @@
+import Foundation
 import Testing
-import StrataTensor
+@testable import StrataTensor
 
 @Suite struct NormalizationAndActivationTests {
     @Test func layerNormOverTheLastDimension() throws {
@@ -18,6 +19,21 @@ import StrataTensor
         expectMatches(try Kernels.gelu(x), try Fixture.load("act_gelu"), "gelu")
         expectMatches(try Kernels.tanh(x), try Fixture.load("act_tanh"), "tanh")
         expectMatches(try Kernels.relu(x), try Fixture.load("act_relu"), "relu")
+    }
+
+    @Test func geluOnAVX512AgreesWithThePortableLoop() {
+        // A sweep across erf's clamp at |x/√2| = 4, the specials, and lengths with a partial last vector.
+        var values = stride(from: Float(-9), through: 9, by: 0.0137).map { $0 }
+        values += [0, -0, .infinity, -.infinity, .nan, 1e-30, -1e30, .leastNonzeroMagnitude]
+        for count in [values.count, 1, 15, 16, 17] {
+            var fast = Array(values.prefix(count)), portable = fast
+            fast.withUnsafeMutableBufferPointer { Kernels.geluRaw($0.baseAddress!, count: count) }
+            portable.withUnsafeMutableBufferPointer { Kernels.geluPortable($0.baseAddress!, count: count) }
+            for (a, b) in zip(fast, portable) {
+                let agree = a.isNaN ? b.isNaN : a == b || abs(a - b) <= 2e-6 * max(1, abs(b))
+                #expect(agree, "gelu: \(a) against \(b)")
+            }
+        }
     }
 
     @Test func residualAndBiasAdds() throws {

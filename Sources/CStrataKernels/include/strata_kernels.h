@@ -1,5 +1,5 @@
-#ifndef STRATA_GEMM_H
-#define STRATA_GEMM_H
+#ifndef STRATA_KERNELS_H
+#define STRATA_KERNELS_H
 
 /// Whether this CPU runs the AVX-512 single-precision gemm below (AVX-512F, checked at run time).
 int strata_sgemm_avx512_available(void);
@@ -39,5 +39,9 @@ int strata_gemm_caller_only(void);
 
 /// Sets this thread's flag (see `strata_gemm_caller_only`).
 void strata_gemm_set_caller_only(int on);
+
+/// `x = 0.5 * x * (1 + erf(x / sqrt(2)))` (exact GELU, erf to within 5e-7) over `count` floats, on AVX-512
+/// registers. Call only when `strata_sgemm_avx512_available()` says so.
+void strata_gelu_avx512(float *x, long count);
 
 #endif

@@ -3,7 +3,7 @@
 // The loops follow the usual blocked scheme: K in blocks of KC, N in blocks of NC whose B block is packed
 // into NR-wide panels (it stays in L2), M in MR-row panels of A (packed, they stay in L1), and a 12 x 32
 // register-tile kernel that keeps 24 zmm accumulators and broadcasts A from memory.
-#include "strata_gemm.h"
+#include "strata_kernels.h"
 
 #include <immintrin.h>
 #include <stdlib.h>
