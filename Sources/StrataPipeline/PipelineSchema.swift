@@ -92,7 +92,7 @@ public enum PipelineSchema {
         "tokenize": {"type": "integer", "minimum": 1, "maximum": 256},
         "image_encoder": {"type": "integer", "minimum": 1, "maximum": 64},
         "text_encoder": {"type": "integer", "minimum": 1, "maximum": 64},
-        "blas_threads": {"description": "OpenBLAS threads per call (default 1). Above 1, results may change in their last bits between runs, so the cache is no longer byte-identical.", "type": "integer", "minimum": 1, "maximum": 256},
+        "blas_threads": {"description": "Threads per matrix product (default 1). Strata's AVX-512 kernels give the same bits with any count; with OpenBLAS, counts above 1 may change results in their last bits between runs, so the cache is no longer byte-identical.", "type": "integer", "minimum": 1, "maximum": 256},
         "queue_depth": {"type": "integer", "minimum": 1, "maximum": 1024}
       }
     },
