@@ -196,8 +196,8 @@ enum GemmBench {
     }
 }
 
-/// The machine's single-precision peaks, measured: the FMA issue rate of AVX-512 and AVX2 registers (a loop of
-/// independent FMAs on every core at once) and the best sgemm rate of the default backend on a large product.
+/// The machine's single-precision FMA peaks, measured: the issue rate of FMAs on AVX-512 and AVX2 registers (a
+/// loop of independent FMAs on every core at once, best of three rounds).
 struct FMAPeak: CustomStringConvertible {
     let cores: Int
     /// GFLOP/s of all cores together, FMAs on 16-float (AVX-512) and 8-float (AVX2) registers; 0 if absent.
@@ -222,7 +222,9 @@ struct FMAPeak: CustomStringConvertible {
             return rates.reduce(0, +)
         }
         _ = strata_fma_gflops(16, 2_000_000)
-        return FMAPeak(cores: cores, avx512: rate(16), avx2: rate(8))
+        // Best of three rounds: a round that shares the machine with anything else reads low.
+        return FMAPeak(cores: cores, avx512: (0..<3).map { _ in rate(16) }.max() ?? 0,
+                       avx2: (0..<3).map { _ in rate(8) }.max() ?? 0)
     }
 }
 
