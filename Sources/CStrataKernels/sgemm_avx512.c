@@ -167,6 +167,33 @@ static void kernel_12x32(long kc, const float *restrict ap, const float *restric
     ALL_ROWS(ROW_STORE)
 }
 
+#define HALF_DECLARE(i) __m512 c##i##_0 = _mm512_setzero_ps();
+#define HALF_FMA(i) c##i##_0 = _mm512_fmadd_ps(_mm512_set1_ps(ap[i]), b0, c##i##_0);
+#define HALF_STORE(i) if (i < mr) { store_half_row(c + i * ldc, c##i##_0, alpha, beta, m0); }
+
+__attribute__((target("avx512f"), always_inline))
+static inline void store_half_row(float *row, __m512 acc, float alpha, float beta, __mmask16 m0) {
+    __m512 v = _mm512_mul_ps(_mm512_set1_ps(alpha), acc);
+    if (beta != 0) v = _mm512_fmadd_ps(_mm512_set1_ps(beta), _mm512_maskz_loadu_ps(m0, row), v);
+    _mm512_mask_storeu_ps(row, m0, v);
+}
+
+// The 12 x 32 kernel for a panel whose columns past 16 are all padding (nr <= 16): half the FMAs. Each element
+// is summed in the same order as in kernel_12x32.
+__attribute__((target("avx512f")))
+static void kernel_12x16(long kc, const float *restrict ap, const float *restrict bp, float *c, long ldc,
+                         float alpha, float beta, long mr, long nr) {
+    ALL_ROWS(HALF_DECLARE)
+    for (long p = 0; p < kc; p++) {
+        __m512 b0 = _mm512_load_ps(bp);
+        ALL_ROWS(HALF_FMA)
+        ap += MR;
+        bp += NR;
+    }
+    __mmask16 m0 = column_mask(nr);
+    ALL_ROWS(HALF_STORE)
+}
+
 __attribute__((target("avx512f")))
 static void scale_c(long m, long n, float beta, float *c, long ldc) {
     for (long i = 0; i < m; i++) {
@@ -228,8 +255,13 @@ int strata_sgemm_avx512_packed(int trans_a, const float *a, long lda, const floa
                 long mr = m - i0 < MR ? m - i0 : MR;
                 for (long jr = 0; jr < nc; jr += NR) {
                     long nr = nc - jr < NR ? nc - jr : NR;
-                    kernel_12x32(kc, pa + (i0 / MR) * MR * kc, pb + (jr / NR) * kc * NR, c + i0 * ldc + j0 + jr, ldc,
-                                 alpha, block_beta, mr, nr);
+                    if (nr <= 16) {
+                        kernel_12x16(kc, pa + (i0 / MR) * MR * kc, pb + (jr / NR) * kc * NR, c + i0 * ldc + j0 + jr,
+                                     ldc, alpha, block_beta, mr, nr);
+                    } else {
+                        kernel_12x32(kc, pa + (i0 / MR) * MR * kc, pb + (jr / NR) * kc * NR, c + i0 * ldc + j0 + jr,
+                                     ldc, alpha, block_beta, mr, nr);
+                    }
                 }
             }
         }
