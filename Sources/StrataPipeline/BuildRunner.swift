@@ -59,8 +59,8 @@ public final class BuildRunner {
     public func run() throws -> BuildSummary {
         let started = DispatchTime.now().uptimeNanoseconds
         let plan = try BuildPlan.make(config)
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("strata-seeded-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: scratch) }
+        // Seeded weights are generated once per model, seed and sizes, and shared by later builds.
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("strata-seeded")
 
         var imageEncoder = config.imageEncoder
         if let override = options.imageCheckpoint { imageEncoder?.checkpoint = override }

@@ -48,19 +48,50 @@ struct ResolvedWeights {
         if let checkpoint = encoder.checkpoint, !seedMissing {
             throw PipelineError.buildFailed(reason: "\(encoder.model) checkpoint \(checkpoint.path) does not exist (give one with --image-checkpoint or --text-checkpoint, or remove `checkpoint` to run on weights drawn from `seed`)")
         }
-        let folder = scratch.appendingPathComponent("\(encoder.model)-seed\(encoder.seed)")
-        try files.createDirectory(at: folder, withIntermediateDirectories: true)
-        let weights = folder.appendingPathComponent("model.safetensors")
         var config: [String: Any] = [:]
         if let text = encoder.configJSON, let parsed = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] {
             config = parsed
         }
         let sizes = SeededWeights.TransformerSizes(config: config)
+        let folder = try seededFolder(encoder, sizes: sizes, under: scratch)
+        let weights = folder.appendingPathComponent("model.safetensors")
+        let entry = Manifest.Encoder(name: encoder.model, architecture: architecture(of: encoder.model),
+                                     checkpoint: "seeded:\(encoder.seed) (random weights, not a trained model)",
+                                     weightsSHA256: try SHA256.hex(ofFileAt: weights),
+                                     config: try configValues(in: folder), gemm: gemmName)
+        return ResolvedWeights(checkpoint: encoder.model == "resnet50" ? weights : folder, seeded: true, manifestEntry: entry)
+    }
+
+    /// The folder of an encoder's seeded weights under `scratch`, generated on first use and reused after.
+    ///
+    /// The folder is named by model, seed and sizes (and the generator's version), and appears whole: it is
+    /// written under a temporary name and renamed, so a build killed while writing leaves no half folder, and
+    /// builds that run at once or one after the other share one copy instead of each leaving their own.
+    static func seededFolder(_ encoder: PipelineConfig.Encoder, sizes: SeededWeights.TransformerSizes,
+                             under scratch: URL) throws -> URL {
+        let files = FileManager.default
+        let sizesText = encoder.model == "resnet50" ? "" : "\(sizes)"
+        let digest = SHA256.hex(of: Data("\(SeededWeights.version)|\(encoder.model)|\(encoder.seed)|\(sizesText)".utf8))
+        let folder = scratch.appendingPathComponent("\(encoder.model)-seed\(encoder.seed)-\(digest.prefix(16))")
+        if files.fileExists(atPath: folder.appendingPathComponent("model.safetensors").path) { return folder }
+        try files.createDirectory(at: scratch, withIntermediateDirectories: true)
+        // Partial folders carry their writer's process id; those of processes that are gone (killed builds)
+        // are removed.
+        let partialPrefix = ".\(folder.lastPathComponent)-partial-"
+        for name in (try? files.contentsOfDirectory(atPath: scratch.path)) ?? [] where name.hasPrefix(partialPrefix) {
+            let owner = name.dropFirst(partialPrefix.count).prefix { $0 != "-" }
+            if let pid = Int32(owner), kill(pid, 0) != 0, errno == ESRCH {
+                try? files.removeItem(at: scratch.appendingPathComponent(name))
+            }
+        }
+        let partial = scratch.appendingPathComponent(partialPrefix + "\(getpid())-\(UUID().uuidString)")
+        defer { try? files.removeItem(at: partial) }
+        try files.createDirectory(at: partial, withIntermediateDirectories: true)
         let tensors: [(String, Tensor)]
+        var config: [String: Any] = [:]
         switch encoder.model {
         case "resnet50":
             tensors = try SeededWeights.resnet50(seed: encoder.seed)
-            config = [:]
         case "bert":
             tensors = try SeededWeights.bert(sizes, seed: encoder.seed)
             config = sizes.bertConfig
@@ -70,16 +101,16 @@ struct ResolvedWeights {
         default:
             throw PipelineError.buildFailed(reason: "no seeded weights for model '\(encoder.model)'")
         }
-        try SafetensorsWriter.write(tensors, to: weights)
+        try SafetensorsWriter.write(tensors, to: partial.appendingPathComponent("model.safetensors"))
         if !config.isEmpty {
             let json = try JSONSerialization.data(withJSONObject: config, options: [.sortedKeys])
-            try json.write(to: folder.appendingPathComponent("config.json"))
+            try json.write(to: partial.appendingPathComponent("config.json"))
         }
-        let entry = Manifest.Encoder(name: encoder.model, architecture: architecture(of: encoder.model),
-                                     checkpoint: "seeded:\(encoder.seed) (random weights, not a trained model)",
-                                     weightsSHA256: try SHA256.hex(ofFileAt: weights),
-                                     config: try configValues(in: folder), gemm: gemmName)
-        return ResolvedWeights(checkpoint: encoder.model == "resnet50" ? weights : folder, seeded: true, manifestEntry: entry)
+        // rename(2) fails when another build put the folder there first; its copy is the same.
+        if rename(partial.path, folder.path) != 0, !files.fileExists(atPath: folder.path) {
+            throw PipelineError.buildFailed(reason: "cannot move seeded weights into \(folder.path): \(String(cString: strerror(errno)))")
+        }
+        return folder
     }
 
     /// `model.safetensors` inside a folder, or the file itself.

@@ -4,11 +4,19 @@ import StrataTensor
 import Testing
 @testable import StrataTrain
 
-/// Synthetic caches shared by the head tests, written once per test process into a temporary folder.
+/// Synthetic caches shared by the head tests, written once per test process into a temporary folder
+/// (folders of earlier test processes that have ended are removed first).
 enum SyntheticCaches {
     static let root: URL = {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("strata-heads-\(ProcessInfo.processInfo.processIdentifier)")
-        try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        let files = FileManager.default
+        let prefix = "strata-heads-"
+        for name in (try? files.contentsOfDirectory(atPath: files.temporaryDirectory.path)) ?? [] where name.hasPrefix(prefix) {
+            if let pid = Int32(name.dropFirst(prefix.count)), kill(pid, 0) != 0, errno == ESRCH {
+                try? files.removeItem(at: files.temporaryDirectory.appendingPathComponent(name))
+            }
+        }
+        let url = files.temporaryDirectory.appendingPathComponent(prefix + "\(ProcessInfo.processInfo.processIdentifier)")
+        try? files.createDirectory(at: url, withIntermediateDirectories: true)
         return url
     }()
 
