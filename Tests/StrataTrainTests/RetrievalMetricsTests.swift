@@ -23,6 +23,33 @@ struct RetrievalMetricsTests {
         #expect(metrics.rsum == expected)
     }
 
+    /// Ranks against their definition counted out per caption, on scores with many ties, uneven caption
+    /// counts and an image without captions.
+    @Test func ranksEqualTheirDefinitionWithTies() {
+        var state: UInt64 = 99
+        func next(_ bound: Int) -> Int {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int(state >> 33) % bound
+        }
+        let images = 7
+        let captionImage = (0..<23).map { _ in next(images - 1) }  // image 6 has none
+        let captions = captionImage.count
+        let scores = (0..<(images * captions)).map { _ in Float(next(5)) }
+        let (imageRanks, textRanks) = RetrievalMetrics.ranks(scores: scores, images: images, captionImage: captionImage)
+        for i in 0..<images {
+            let own = (0..<captions).filter { captionImage[$0] == i }
+            let best = own.map { t in
+                1 + (0..<captions).filter { captionImage[$0] != i && scores[i * captions + $0] >= scores[i * captions + t] }.count
+            }.min() ?? captions
+            #expect(imageRanks[i] == best, "image \(i)")
+        }
+        for t in 0..<captions {
+            let own = scores[captionImage[t] * captions + t]
+            let rank = 1 + (0..<images).filter { $0 != captionImage[t] && scores[$0 * captions + t] >= own }.count
+            #expect(textRanks[t] == rank, "caption \(t)")
+        }
+    }
+
     /// The configs shipped in heads/ parse, validate and survive the YAML round trip of checkpoints.
     @Test func shippedConfigsParse() throws {
         let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

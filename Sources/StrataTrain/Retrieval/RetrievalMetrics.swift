@@ -42,13 +42,21 @@ public struct RetrievalMetrics: Codable, Equatable, Sendable {
     /// of candidates scoring at least as high, the correct one excluded).
     public static func ranks(scores: [Float], images: Int, captionImage: [Int]) -> (imageRanks: [Int], textRanks: [Int]) {
         let captions = captionImage.count
-        var imageRanks = [Int](repeating: Int.max, count: images)
+        // An image's best-placed caption is its highest-scored own one: its rank counts the other images'
+        // captions scored at least as high, one pass over the image's row.
+        var bestOwn = [Float](repeating: -.infinity, count: images)
+        var hasCaption = [Bool](repeating: false, count: images)
         for t in 0..<captions {
             let i = captionImage[t]
-            let own = scores[i * captions + t]
+            bestOwn[i] = Swift.max(bestOwn[i], scores[i * captions + t])
+            hasCaption[i] = true
+        }
+        var imageRanks = [Int](repeating: captions, count: images)
+        for i in 0..<images where hasCaption[i] {
+            let row = i * captions
             var above = 0
-            for u in 0..<captions where u != t && captionImage[u] != i && scores[i * captions + u] >= own { above += 1 }
-            imageRanks[i] = min(imageRanks[i], above + 1)
+            for u in 0..<captions where captionImage[u] != i && scores[row + u] >= bestOwn[i] { above += 1 }
+            imageRanks[i] = above + 1
         }
         var textRanks = [Int](repeating: 0, count: captions)
         for t in 0..<captions {
@@ -57,7 +65,7 @@ public struct RetrievalMetrics: Codable, Equatable, Sendable {
             for i in 0..<images where i != captionImage[t] && scores[i * captions + t] >= own { above += 1 }
             textRanks[t] = above + 1
         }
-        return (imageRanks.map { $0 == Int.max ? captions : $0 }, textRanks)
+        return (imageRanks, textRanks)
     }
 
     /// Metrics of a score matrix (see `ranks`).
