@@ -115,7 +115,8 @@ public final class BuildRunner {
     }
 
     /// The pipeline text to store: the one already in the cache when the pipeline differs from it only
-    /// in keys that cannot change what is written; refuses a cache built from a different pipeline.
+    /// in keys that cannot change what is written (or only spells out defaults); refuses a cache built from
+    /// a different pipeline.
     private func storedPipeline(orRefuse current: String) throws -> String {
         let data = cacheURL.appendingPathComponent("data.mdb")
         guard FileManager.default.fileExists(atPath: data.path) else { return current }
@@ -128,7 +129,9 @@ public final class BuildRunner {
         if existing.pipeline == current { return current }
         let stored = try? PipelineConfig.parse(existing.pipeline, file: "\(cacheURL.path) (stored pipeline)", baseDirectory: config.baseDirectory)
         let changes = PipelineChanges.between(stored: stored?.document ?? ["pipeline": existing.pipeline], current: config.document)
-        guard changes.isEmpty else { throw PipelineError.pipelineChanged(cache: cacheURL.path, changes: changes) }
+        guard changes.isEmpty || stored?.writesTheSameCache(as: config) == true else {
+            throw PipelineError.pipelineChanged(cache: cacheURL.path, changes: changes)
+        }
         return existing.pipeline
     }
 

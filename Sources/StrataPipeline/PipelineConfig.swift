@@ -127,6 +127,14 @@ public struct PipelineConfig: Sendable, Equatable {
         lhs.documentJSON == rhs.documentJSON && lhs.cache == rhs.cache
     }
 
+    /// Whether `other` builds the same cache: every resolved value that affects what is written is equal,
+    /// defaults applied (so a key written out with its default value is no change); `name`, `workers` and
+    /// the output path may differ.
+    public func writesTheSameCache(as other: PipelineConfig) -> Bool {
+        dataset == other.dataset && preprocess == other.preprocess && tokenizer == other.tokenizer
+            && imageEncoder == other.imageEncoder && textEncoder == other.textEncoder && batch == other.batch
+    }
+
     /// Reads, validates and resolves a pipeline file.
     public static func load(contentsOf url: URL) throws -> PipelineConfig {
         let text: String

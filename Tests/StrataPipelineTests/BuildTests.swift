@@ -109,6 +109,23 @@ import Testing
         }
     }
 
+    @Test func spellingOutDefaultsIsNoChange() throws {
+        let folder = try SharedData.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let cache = folder.appendingPathComponent("cache")
+        let original = try BuildFixture.samplePipeline(in: folder, commitEvery: 8)
+        try BuildFixture.build(original, cache: cache)
+        let text = try String(contentsOf: original, encoding: .utf8)
+        let explicit = folder.appendingPathComponent("explicit.yaml")
+        try text.replacingOccurrences(of: "preprocess: {resize: 64, crop: 56}",
+                                      with: "preprocess: {resize: 64, crop: 56, interpolation: bilinear, mode: exact}")
+            .write(to: explicit, atomically: true, encoding: .utf8)
+        let again = try BuildFixture.build(explicit, cache: cache)
+        #expect(again.imagesThisRun == 0 && again.firstShard == again.plan.shards.count)
+        // The cache keeps the pipeline text it was started with.
+        #expect(try CacheReader(path: cache.path).manifest.pipeline == text)
+    }
+
     @Test func undecodableFilesAreRecordedAndTheBuildGoesOn() throws {
         let folder = try SharedData.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: folder) }
