@@ -13,47 +13,42 @@ static double seconds_now(void) {
 
 #define CHAINS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
 
-__attribute__((target("avx512f")))
-static double avx512_rate(long iterations) {
-    __m512 m = _mm512_set1_ps(0.999999f), d = _mm512_set1_ps(1e-7f);
-#define DECLARE(i) __m512 r##i = _mm512_set1_ps((float)i);
-#define STEP(i) r##i = _mm512_fmadd_ps(r##i, m, d);
-#define SUM(i) total = _mm512_add_ps(total, r##i);
-    CHAINS(DECLARE)
-    double start = seconds_now();
-    for (long it = 0; it < iterations; it++) { CHAINS(STEP) }
-    double elapsed = seconds_now() - start;
-    __m512 total = _mm512_setzero_ps();
-    CHAINS(SUM)
-    volatile float sink = _mm512_reduce_add_ps(total);
-    (void)sink;
-    return (double)iterations * 12 * 16 * 2 / elapsed / 1e9;
-#undef DECLARE
-#undef STEP
-#undef SUM
-}
+// One rate function per register width: VEC is the vector type, P the intrinsic prefix, LANES its floats.
+#define RATE_FUNCTION(NAME, TARGET, VEC, P, LANES, REDUCE)                               \
+    __attribute__((target(TARGET)))                                                      \
+    static double NAME(long iterations) {                                                \
+        VEC m = P##_set1_ps(0.999999f), d = P##_set1_ps(1e-7f), total = P##_setzero_ps(); \
+        CHAINS(DECLARE)                                                                  \
+        double start = seconds_now();                                                    \
+        for (long it = 0; it < iterations; it++) { CHAINS(STEP) }                        \
+        double elapsed = seconds_now() - start;                                          \
+        CHAINS(SUM)                                                                      \
+        volatile float sink = REDUCE(total);                                             \
+        (void)sink;                                                                      \
+        return (double)iterations * 12 * LANES * 2 / elapsed / 1e9;                      \
+    }
+#define DECLARE(i) VEC_T r##i = SET1((float)i);
+#define STEP(i) r##i = FMADD(r##i, m, d);
+#define SUM(i) total = ADD(total, r##i);
 
-__attribute__((target("avx2,fma")))
-static double avx2_rate(long iterations) {
-    __m256 m = _mm256_set1_ps(0.999999f), d = _mm256_set1_ps(1e-7f);
-#define DECLARE(i) __m256 r##i = _mm256_set1_ps((float)i);
-#define STEP(i) r##i = _mm256_fmadd_ps(r##i, m, d);
-#define SUM(i) total = _mm256_add_ps(total, r##i);
-    CHAINS(DECLARE)
-    double start = seconds_now();
-    for (long it = 0; it < iterations; it++) { CHAINS(STEP) }
-    double elapsed = seconds_now() - start;
-    __m256 total = _mm256_setzero_ps();
-    CHAINS(SUM)
-    float lanes[8];
-    _mm256_storeu_ps(lanes, total);
-    volatile float sink = lanes[0];
-    (void)sink;
-    return (double)iterations * 12 * 8 * 2 / elapsed / 1e9;
-#undef DECLARE
-#undef STEP
-#undef SUM
-}
+__attribute__((target("avx2")))
+static float first_lane(__m256 v) { return _mm256_cvtss_f32(v); }
+
+#define VEC_T __m512
+#define SET1 _mm512_set1_ps
+#define FMADD _mm512_fmadd_ps
+#define ADD _mm512_add_ps
+RATE_FUNCTION(avx512_rate, "avx512f", __m512, _mm512, 16, _mm512_reduce_add_ps)
+#undef VEC_T
+#undef SET1
+#undef FMADD
+#undef ADD
+
+#define VEC_T __m256
+#define SET1 _mm256_set1_ps
+#define FMADD _mm256_fmadd_ps
+#define ADD _mm256_add_ps
+RATE_FUNCTION(avx2_rate, "avx2,fma", __m256, _mm256, 8, first_lane)
 
 double strata_fma_gflops(int width, long iterations) {
     __builtin_cpu_init();

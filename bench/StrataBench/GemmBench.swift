@@ -141,12 +141,14 @@ enum GemmBench {
         let bias = try Tensor(shape: [shape.weight[0]], floats: randomFloats(shape.weight[0]))
         var out = Tensor(zeros: [0])
         let workspace = Workspace()
+        // Packed once, as ResNet-50 packs its weights at load.
+        let packed = try PackedMatrix.pack(w, side: .left)
         var failure: Error?
         let seconds = Stopwatch.bestWithin(budget, threadTime: Kernels.blasThreads == 1) {
             do {
                 try Kernels.conv2d(x, weight: w, bias: bias, stride: Size2D(shape.stride, shape.stride),
                                    padding: Size2D(shape.padding, shape.padding), activation: .relu,
-                                   into: &out, workspace: workspace)
+                                   packedWeight: packed, into: &out, workspace: workspace)
             } catch { failure = error }
         }
         if let failure { throw failure }
