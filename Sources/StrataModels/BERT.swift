@@ -24,7 +24,7 @@ public final class BERT: TextEncoder {
     let wordEmbeddings: [Float], positionEmbeddings: [Float], typeEmbeddings: [Float]
     let embeddingNormWeight: [Float], embeddingNormBias: [Float]
     let stack: [TransformerLayer]
-    let poolerWeight: [Float]?, poolerBias: [Float]?
+    let pooler: DenseLayer?
     let scratch = TransformerScratch()
 
     /// Loads a `BertModel` folder (a `.safetensors` path loads with the `config.json` beside it).
@@ -61,13 +61,7 @@ public final class BERT: TextEncoder {
             try TransformerLayer(checkpoint, prefix: "encoder.layer.\(layer).", names: .bert, hidden: width,
                                  intermediate: intermediate, heads: heads, eps: eps, norm: .post)
         }
-        if checkpoint.contains("pooler.dense.weight") {
-            poolerWeight = try checkpoint.floats("pooler.dense.weight", [hidden, hidden])
-            poolerBias = try checkpoint.floats("pooler.dense.bias", [hidden])
-        } else {
-            poolerWeight = nil
-            poolerBias = nil
-        }
+        pooler = try TokenLevels.loadPooler(checkpoint, hidden: hidden)
     }
 
     public func validate(levels: [PyramidLevel]) throws {
@@ -75,7 +69,7 @@ public final class BERT: TextEncoder {
     }
 
     private func resolve(_ level: PyramidLevel) throws -> (TokenSource, PyramidLevel.Reduction) {
-        try TokenLevels.resolve(level, architecture: architecture, layers: layers, hasPooler: poolerWeight != nil,
+        try TokenLevels.resolve(level, architecture: architecture, layers: layers, hasPooler: pooler != nil,
                                 hasPatches: false)
     }
 
@@ -135,9 +129,8 @@ public final class BERT: TextEncoder {
         }
         collect(.last)
         for (index, (source, _)) in plan.enumerated() where source == .pooler {
-            if let poolerWeight, let poolerBias {
-                results[index] = TokenLevels.pooler(x, batch: batch, length: length, hidden: hidden,
-                                                    weight: poolerWeight, bias: poolerBias)
+            if let pooler {
+                results[index] = TokenLevels.pooler(x, batch: batch, length: length, hidden: hidden, dense: pooler)
             }
         }
         return results.map { $0 ?? Tensor(zeros: [0]) }

@@ -151,19 +151,28 @@ enum TokenLevels {
         return out
     }
 
+    /// The pooler's dense layer (`pooler.dense`, weight `[out, hidden]`), or nil when the checkpoint has none.
+    static func loadPooler(_ checkpoint: Checkpoint, hidden: Int) throws -> DenseLayer? {
+        guard checkpoint.contains("pooler.dense.weight") else { return nil }
+        let shape = try checkpoint.shape("pooler.dense.weight")
+        let outFeatures = shape.count == 2 ? shape[0] : hidden
+        return DenseLayer(weight: try checkpoint.floats("pooler.dense.weight", [outFeatures, hidden]),
+                          bias: try checkpoint.floats("pooler.dense.bias", [outFeatures]),
+                          inFeatures: hidden, outFeatures: outFeatures)
+    }
+
     /// `tanh(x[:, 0] · Wᵀ + b)` for each sequence: `[batch, outFeatures]`.
-    static func pooler(_ x: UnsafePointer<Float>, batch: Int, length: Int, hidden: Int, weight: [Float],
-                       bias: [Float]) -> Tensor {
-        let outFeatures = bias.count
-        var out = Tensor(zeros: [batch, outFeatures])
+    static func pooler(_ x: UnsafePointer<Float>, batch: Int, length: Int, hidden: Int, dense: DenseLayer) -> Tensor {
+        var first = [Float](repeating: 0, count: batch * hidden)
+        first.withUnsafeMutableBufferPointer { rows in
+            guard let rows = rows.baseAddress else { return }
+            for b in 0..<batch { (rows + b * hidden).update(from: x + b * length * hidden, count: hidden) }
+        }
+        var out = Tensor(zeros: [batch, dense.outFeatures])
         out.withUnsafeMutableFloats { buffer in
-            weight.withUnsafeBufferPointer { w in
-                bias.withUnsafeBufferPointer { b in
-                    guard let o = buffer.baseAddress, let w = w.baseAddress, let b = b.baseAddress else { return }
-                    Kernels.linearRaw(x, rows: batch, inFeatures: hidden, xRowStride: length * hidden, weight: w,
-                                      bias: b, outFeatures: outFeatures, activation: .tanh, out: o)
-                }
-            }
+            guard let o = buffer.baseAddress else { return }
+            dense.apply(first, rows: batch, out: o, accumulate: false)
+            Kernels.tanhRaw(o, count: batch * dense.outFeatures)
         }
         return out
     }

@@ -24,7 +24,7 @@ public final class ViT: ImageEncoder {
     let patchProjection: DenseLayer
     let stack: [TransformerLayer]
     let finalNormWeight: [Float], finalNormBias: [Float]
-    let poolerWeight: [Float]?, poolerBias: [Float]?
+    let pooler: DenseLayer?
     let scratch = TransformerScratch()
 
     /// Patches per image side.
@@ -73,21 +73,10 @@ public final class ViT: ImageEncoder {
         }
         finalNormWeight = try checkpoint.floats("layernorm.weight", [hidden])
         finalNormBias = try checkpoint.floats("layernorm.bias", [hidden])
-        if checkpoint.contains("pooler.dense.weight") {
-            let shape = try checkpoint.shape("pooler.dense.weight")
-            guard shape.count == 2, shape[1] == hidden else {
-                throw ModelError.shapeMismatch(file: file.path, tensor: prefix + "pooler.dense.weight",
-                                               expected: [shape.first ?? hidden, hidden], actual: shape)
-            }
-            let act = try config.string("pooler_act", "tanh")
-            guard act == "tanh" else {
-                throw ModelError.badConfig(file: config.path, key: "pooler_act", reason: "'\(act)' is not supported (only tanh)")
-            }
-            poolerWeight = try checkpoint.floats("pooler.dense.weight", shape)
-            poolerBias = try checkpoint.floats("pooler.dense.bias", [shape[0]])
-        } else {
-            poolerWeight = nil
-            poolerBias = nil
+        pooler = try TokenLevels.loadPooler(checkpoint, hidden: hidden)
+        let act = try config.string("pooler_act", "tanh")
+        if pooler != nil, act != "tanh" {
+            throw ModelError.badConfig(file: config.path, key: "pooler_act", reason: "'\(act)' is not supported (only tanh)")
         }
     }
 
@@ -96,7 +85,7 @@ public final class ViT: ImageEncoder {
     }
 
     private func resolve(_ level: PyramidLevel) throws -> (TokenSource, PyramidLevel.Reduction) {
-        try TokenLevels.resolve(level, architecture: architecture, layers: layers, hasPooler: poolerWeight != nil,
+        try TokenLevels.resolve(level, architecture: architecture, layers: layers, hasPooler: pooler != nil,
                                 hasPatches: true)
     }
 
@@ -158,9 +147,9 @@ public final class ViT: ImageEncoder {
             collect(.last, from: normed)
             collect(.patches, from: normed)
             for (index, (source, _)) in plan.enumerated() where source == .pooler {
-                if let poolerWeight, let poolerBias {
+                if let pooler {
                     results[index] = TokenLevels.pooler(normed, batch: batch, length: length, hidden: hidden,
-                                                        weight: poolerWeight, bias: poolerBias)
+                                                        dense: pooler)
                 }
             }
         }
