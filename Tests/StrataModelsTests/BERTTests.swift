@@ -80,14 +80,10 @@ import StrataTestSupport
 
     @Test func loadsThePrefixedNames() throws {
         // A task checkpoint: every name under `bert.`, plus a classifier head the encoder ignores.
-        let folder = try SharedData.temporaryDirectory("strata-bert")
+        let folder = try PrefixedCheckpoint.write(
+            fixture: "bert_tiny", prefix: "bert.",
+            extra: ("classifier.weight", try Tensor(shape: [2, 64], floats: [Float](repeating: 0.5, count: 128))))
         defer { try? FileManager.default.removeItem(at: folder) }
-        let source = try SafetensorsFile(url: SharedData.url("fixtures/torch/bert_tiny/model.safetensors"))
-        var tensors = try source.names.map { ("bert." + $0, try source.tensor($0)) }
-        tensors.append(("classifier.weight", try Tensor(shape: [2, 64], floats: [Float](repeating: 0.5, count: 128))))
-        try SafetensorsWriter.write(tensors, to: folder.appendingPathComponent("model.safetensors"))
-        try FileManager.default.copyItem(at: SharedData.url("fixtures/torch/bert_tiny/config.json"),
-                                         to: folder.appendingPathComponent("config.json"))
         let encoder = try EncoderLoader.textEncoder(model: "bert", checkpoint: folder)
         let input = try Self.inputs("bert")
         let out = try encoder.encode(inputIDs: input.ids, attentionMask: input.mask, tokenTypeIDs: input.types,

@@ -76,14 +76,10 @@ import StrataTestSupport
     }
 
     @Test func loadsThePrefixedNames() throws {
-        let folder = try SharedData.temporaryDirectory("strata-vit")
+        let folder = try PrefixedCheckpoint.write(
+            fixture: "vit_tiny", prefix: "vit.",
+            extra: ("classifier.weight", try Tensor(shape: [3, 64], floats: [Float](repeating: 0.1, count: 192))))
         defer { try? FileManager.default.removeItem(at: folder) }
-        let source = try SafetensorsFile(url: SharedData.url("fixtures/torch/vit_tiny/model.safetensors"))
-        var tensors = try source.names.map { ("vit." + $0, try source.tensor($0)) }
-        tensors.append(("classifier.weight", try Tensor(shape: [3, 64], floats: [Float](repeating: 0.1, count: 192))))
-        try SafetensorsWriter.write(tensors, to: folder.appendingPathComponent("model.safetensors"))
-        try FileManager.default.copyItem(at: SharedData.url("fixtures/torch/vit_tiny/config.json"),
-                                         to: folder.appendingPathComponent("config.json"))
         let encoder = try EncoderLoader.imageEncoder(model: "vit", checkpoint: folder)
         let pixels = try SharedData.npy("fixtures/torch/vit_tiny_in_pixel_values.npy")
         let out = try encoder.encode(pixels: pixels, levels: [PyramidLevel(output: "pooler_output")])
