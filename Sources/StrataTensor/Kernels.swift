@@ -19,7 +19,10 @@
 ///   Strata's own kernels).
 /// - `gemm(transposeA:transposeB:m:n:k:alpha:a:lda:b:ldb:beta:c:ldc:)`: raw sgemm, C = α·op(A)·op(B) + β·C,
 ///   through `GemmBackend.default` (Strata's AVX-512 kernels on CPUs that have AVX-512F, else `cblas_sgemm`);
-///   `gemm(…backend:)` picks the backend.
+///   `gemm(…backend:)` picks the backend; `gemm(…packedA:…packedB:…)` takes operands packed once
+///   (`PackedMatrix`, e.g. weights packed at load).
+/// - `onCallingThreadOnly(_:)` / `gemmThreads`: keep a thread's gemms on that thread (for callers that spread
+///   work over threads themselves) / the threads a gemm called here may use.
 /// - `gemmStridedBatched(…strideA:…strideB:…strideC:batchCount:)`: the same over a batch at fixed strides.
 /// - `gemmBatched(…a:[ptr] b:[ptr] c:[ptr]…)`: the same over arrays of matrix pointers.
 /// - `matmul(_:_:transposeA:transposeB:alpha:)` / `matmul(…beta:into:)`: 2-D or batched 3-D products
