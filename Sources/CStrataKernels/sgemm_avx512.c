@@ -6,6 +6,7 @@
 #include "strata_kernels.h"
 
 #include <immintrin.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,23 +29,47 @@ int strata_gemm_caller_only(void) { return caller_only; }
 
 void strata_gemm_set_caller_only(int on) { caller_only = on; }
 
-// Packing buffers, one pair per thread, kept for the thread's lifetime. A's grows to the largest `m` seen.
+// Packing buffers, one pair per thread, freed when the thread exits. A's grows to the largest `m` seen.
 static _Thread_local float *pack_a_buffer;
 static _Thread_local long pack_a_capacity;
 static _Thread_local float *pack_b_buffer;
 
-// Room for every MR-row panel of an m-row, KC-deep block of A.
+// A thread-specific key whose destructor frees the exiting thread's buffers (its value is the A buffer's owner
+// record; _Thread_local variables have no destructors of their own).
+struct packing_buffers { float *a, *b; };
+static pthread_key_t buffers_key;
+static pthread_once_t buffers_key_once = PTHREAD_ONCE_INIT;
+
+static void free_buffers(void *value) {
+    struct packing_buffers *buffers = value;
+    free(buffers->a);
+    free(buffers->b);
+    free(buffers);
+}
+
+static void make_buffers_key(void) { pthread_key_create(&buffers_key, free_buffers); }
+
+// Room for every MR-row panel of an m-row, KC-deep block of A, and for one KC x NC block of B.
 static int ensure_buffers(long m) {
+    pthread_once(&buffers_key_once, make_buffers_key);
+    struct packing_buffers *owned = pthread_getspecific(buffers_key);
+    if (!owned) {
+        owned = calloc(1, sizeof *owned);
+        if (!owned || pthread_setspecific(buffers_key, owned) != 0) {
+            free(owned);
+            return 0;
+        }
+    }
     long panels = (m + MR - 1) / MR;
     long needed = panels * MR * KC;
     if (needed > pack_a_capacity) {
         float *grown = aligned_alloc(64, sizeof(float) * (size_t)needed);
         if (!grown) return 0;
         free(pack_a_buffer);
-        pack_a_buffer = grown;
+        pack_a_buffer = owned->a = grown;
         pack_a_capacity = needed;
     }
-    if (!pack_b_buffer) pack_b_buffer = aligned_alloc(64, sizeof(float) * KC * NC);
+    if (!pack_b_buffer) pack_b_buffer = owned->b = aligned_alloc(64, sizeof(float) * KC * NC);
     return pack_b_buffer != 0;
 }
 

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import StrataTensor
 
@@ -179,5 +180,53 @@ import Testing
         try Kernels.conv2d(Tensor(zeros: [1, 3, 5, 5]), weight: weight, packedWeight: packed, into: &out,
                            workspace: Workspace())
         #expect(out.shape == [1, 4, 3, 3])
+    }
+
+    @Test func threadsThatComeAndGoGetCorrectProducts() {
+        // Each thread's packing buffers are freed when it exits; new threads make their own.
+        let (m, n, k) = (30, 40, 300)
+        let a = Self.values(m * k, seed: 31), b = Self.values(k * n, seed: 32)
+        let product: @Sendable () -> [Float] = {
+            var out = [Float](repeating: 0, count: m * n)
+            out.withUnsafeMutableBufferPointer { pc in
+                Kernels.gemm(transposeA: false, transposeB: false, m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n,
+                             c: pc.baseAddress!, ldc: n)
+            }
+            return out
+        }
+        let expected = product()
+        let collected = Collected()
+        for _ in 0..<4 {
+            let done = DispatchSemaphore(value: 0)
+            let threads = (0..<4).map { _ in
+                Thread {
+                    collected.add(product())
+                    done.signal()
+                }
+            }
+            threads.forEach { $0.start() }
+            for _ in threads { done.wait() }
+        }
+        let results = collected.all
+        let allSame = results.count == 16 && results.allSatisfy { $0 == expected }
+        #expect(allSame)
+    }
+}
+
+/// Products gathered from several threads.
+final class Collected: @unchecked Sendable {
+    private let lock = NSLock()
+    private var results: [[Float]] = []
+
+    func add(_ result: [Float]) {
+        lock.lock()
+        results.append(result)
+        lock.unlock()
+    }
+
+    var all: [[Float]] {
+        lock.lock()
+        defer { lock.unlock() }
+        return results
     }
 }
