@@ -29,14 +29,12 @@ int strata_gemm_caller_only(void) { return caller_only; }
 
 void strata_gemm_set_caller_only(int on) { caller_only = on; }
 
-// Packing buffers, one pair per thread, freed when the thread exits. A's grows to the largest `m` seen.
-static _Thread_local float *pack_a_buffer;
-static _Thread_local long pack_a_capacity;
-static _Thread_local float *pack_b_buffer;
-
-// A thread-specific key whose destructor frees the exiting thread's buffers (its value is the A buffer's owner
-// record; _Thread_local variables have no destructors of their own).
-struct packing_buffers { float *a, *b; };
+// Packing buffers, one set per thread, freed when the thread exits (a thread-specific key's destructor).
+// A's grows to the largest `m` seen.
+struct packing_buffers {
+    float *a, *b;
+    long a_capacity;
+};
 static pthread_key_t buffers_key;
 static pthread_once_t buffers_key_once = PTHREAD_ONCE_INIT;
 
@@ -49,28 +47,28 @@ static void free_buffers(void *value) {
 
 static void make_buffers_key(void) { pthread_key_create(&buffers_key, free_buffers); }
 
-// Room for every MR-row panel of an m-row, KC-deep block of A, and for one KC x NC block of B.
-static int ensure_buffers(long m) {
+// This thread's buffers, with room for every MR-row panel of an m-row, KC-deep block of A and for one KC x NC
+// block of B; NULL when they cannot be allocated.
+static struct packing_buffers *thread_buffers(long m) {
     pthread_once(&buffers_key_once, make_buffers_key);
-    struct packing_buffers *owned = pthread_getspecific(buffers_key);
-    if (!owned) {
-        owned = calloc(1, sizeof *owned);
-        if (!owned || pthread_setspecific(buffers_key, owned) != 0) {
-            free(owned);
+    struct packing_buffers *buffers = pthread_getspecific(buffers_key);
+    if (!buffers) {
+        buffers = calloc(1, sizeof *buffers);
+        if (!buffers || pthread_setspecific(buffers_key, buffers) != 0) {
+            free(buffers);
             return 0;
         }
     }
-    long panels = (m + MR - 1) / MR;
-    long needed = panels * MR * KC;
-    if (needed > pack_a_capacity) {
+    long needed = (m + MR - 1) / MR * MR * KC;
+    if (needed > buffers->a_capacity) {
         float *grown = aligned_alloc(64, sizeof(float) * (size_t)needed);
         if (!grown) return 0;
-        free(pack_a_buffer);
-        pack_a_buffer = owned->a = grown;
-        pack_a_capacity = needed;
+        free(buffers->a);
+        buffers->a = grown;
+        buffers->a_capacity = needed;
     }
-    if (!pack_b_buffer) pack_b_buffer = owned->b = aligned_alloc(64, sizeof(float) * KC * NC);
-    return pack_b_buffer != 0;
+    if (!buffers->b) buffers->b = aligned_alloc(64, sizeof(float) * KC * NC);
+    return buffers->b ? buffers : 0;
 }
 
 static inline __mmask16 column_mask(long count) {
@@ -259,23 +257,24 @@ int strata_sgemm_avx512_packed(int trans_a, const float *a, long lda, const floa
                                long packed_b_columns, long col0, long m, long n, long k, float alpha, float beta,
                                float *c, long ldc) {
     if (m <= 0 || n <= 0) return 0;
-    if (!ensure_buffers(packed_a ? 0 : m)) return -1;
+    struct packing_buffers *buffers = thread_buffers(packed_a ? 0 : m);
+    if (!buffers) return -1;
     if (k <= 0 || alpha == 0) { scale_c(m, n, beta, c, ldc); return 0; }
     long a_padded = (packed_a_rows + MR - 1) / MR * MR, b_padded = (packed_b_columns + NR - 1) / NR * NR;
     for (long p0 = 0; p0 < k; p0 += KC) {
         long kc = k - p0 < KC ? k - p0 : KC;
         float block_beta = p0 == 0 ? beta : 1.0f;
         // Every row panel of A for this depth block, packed once and used by every column block.
-        const float *pa = packed_a ? packed_a + p0 * a_padded + (row0 / MR) * MR * kc : pack_a_buffer;
+        const float *pa = packed_a ? packed_a + p0 * a_padded + (row0 / MR) * MR * kc : buffers->a;
         if (!packed_a) {
             for (long i0 = 0; i0 < m; i0 += MR) {
-                pack_a(trans_a, a, lda, i0, m - i0 < MR ? m - i0 : MR, p0, kc, pack_a_buffer + (i0 / MR) * MR * kc);
+                pack_a(trans_a, a, lda, i0, m - i0 < MR ? m - i0 : MR, p0, kc, buffers->a + (i0 / MR) * MR * kc);
             }
         }
         for (long j0 = 0; j0 < n; j0 += NC) {
             long nc = n - j0 < NC ? n - j0 : NC;
-            const float *pb = packed_b ? packed_b + p0 * b_padded + ((col0 + j0) / NR) * NR * kc : pack_b_buffer;
-            if (!packed_b) pack_b(trans_b, b, ldb, p0, kc, j0, nc, pack_b_buffer);
+            const float *pb = packed_b ? packed_b + p0 * b_padded + ((col0 + j0) / NR) * NR * kc : buffers->b;
+            if (!packed_b) pack_b(trans_b, b, ldb, p0, kc, j0, nc, buffers->b);
             for (long i0 = 0; i0 < m; i0 += MR) {
                 long mr = m - i0 < MR ? m - i0 : MR;
                 for (long jr = 0; jr < nc; jr += NR) {
@@ -292,10 +291,4 @@ int strata_sgemm_avx512_packed(int trans_a, const float *a, long lda, const floa
         }
     }
     return 0;
-}
-
-int strata_sgemm_avx512(int trans_a, int trans_b, long m, long n, long k, float alpha,
-                        const float *a, long lda, const float *b, long ldb,
-                        float beta, float *c, long ldc) {
-    return strata_sgemm_avx512_packed(trans_a, a, lda, 0, m, 0, trans_b, b, ldb, 0, n, 0, m, n, k, alpha, beta, c, ldc);
 }

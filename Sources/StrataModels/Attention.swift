@@ -76,7 +76,7 @@ enum SingleThreadedBLAS {
     private static let lock = NSLock()
 
     /// Whether each worker can be kept single-threaded on its own.
-    private static var perThread: Bool { GemmBackend.default == .strata && GemmBackend.avx512Available }
+    private static var perThread: Bool { GemmBackend.usesStrataKernels }
 
     /// The threads a gemm called here may use, as set outside any region.
     static var configuredThreads: Int {

@@ -78,30 +78,27 @@ struct TransformerLayer {
         let normed = scratch.normed.floats(rows * h)
         let hiddenUnits = scratch.up.floats(rows * intermediate)
         // Attention block.
-        let attentionInput: UnsafePointer<Float>
-        if norm == .pre {
-            layerNorm(x, rows: rows, norm1Weight, norm1Bias, out: normed)
-            attentionInput = UnsafePointer(normed)
-        } else {
-            attentionInput = UnsafePointer(x)
-        }
+        let attentionInput = blockInput(x, rows: rows, norm1Weight, norm1Bias, scratch: normed)
         self.qkv.apply(attentionInput, rows: rows, out: qkv, accumulate: false)
         Attention.selfAttention(packed: qkv, batch: batch, length: length, heads: heads, headDim: h / heads,
                                 keyBias: keyBias, keyLengths: keyLengths, out: context, scratch: scratch)
         output.apply(context, rows: rows, out: x, accumulate: true)
         if norm == .post { layerNorm(x, rows: rows, norm1Weight, norm1Bias, out: x) }
         // MLP block.
-        let mlpInput: UnsafePointer<Float>
-        if norm == .pre {
-            layerNorm(x, rows: rows, norm2Weight, norm2Bias, out: normed)
-            mlpInput = UnsafePointer(normed)
-        } else {
-            mlpInput = UnsafePointer(x)
-        }
+        let mlpInput = blockInput(x, rows: rows, norm2Weight, norm2Bias, scratch: normed)
         up.apply(mlpInput, rows: rows, out: hiddenUnits, accumulate: false)
         Kernels.geluRaw(hiddenUnits, count: rows * intermediate)
         down.apply(hiddenUnits, rows: rows, out: x, accumulate: true)
         if norm == .post { layerNorm(x, rows: rows, norm2Weight, norm2Bias, out: x) }
+    }
+
+    /// A block's input: `x` layer-normed into `scratch` before the block (pre-norm, ViT), or `x` itself
+    /// (post-norm, BERT, which normalizes after the residual add instead).
+    private func blockInput(_ x: UnsafeMutablePointer<Float>, rows: Int, _ weight: [Float], _ bias: [Float],
+                            scratch: UnsafeMutablePointer<Float>) -> UnsafePointer<Float> {
+        guard norm == .pre else { return UnsafePointer(x) }
+        layerNorm(x, rows: rows, weight, bias, out: scratch)
+        return UnsafePointer(scratch)
     }
 
     private func layerNorm(_ x: UnsafePointer<Float>, rows: Int, _ weight: [Float], _ bias: [Float],

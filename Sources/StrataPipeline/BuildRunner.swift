@@ -23,6 +23,9 @@ public struct BuildOptions: Sendable {
     public var stop = StopFlag()
     /// Where progress and notices go (standard error by default).
     public var log: @Sendable (String) -> Void = { FileHandle.standardError.write(Data($0.utf8)) }
+    /// Called on the writer's thread after each transaction commits, with the number of shards now
+    /// committed (e.g. to raise `stop` after some shards).
+    public var afterCommit: (@Sendable (Int) -> Void)?
 
     /// How progress is shown.
     public enum ProgressStyle: Sendable {

@@ -28,9 +28,6 @@ struct ResolvedWeights {
     /// The manifest entry.
     var manifestEntry: Manifest.Encoder
 
-    /// The manifest's name for the gemm that runs the encoders.
-    static var gemmName: String { GemmBackend.default == .strata ? "strata-avx512" : "openblas" }
-
     /// Resolves an encoder's weights, generating seeded ones under `scratch` when needed.
     static func resolve(_ encoder: PipelineConfig.Encoder, seedMissing: Bool, scratch: URL) throws -> ResolvedWeights {
         let files = FileManager.default
@@ -42,7 +39,7 @@ struct ResolvedWeights {
             let entry = Manifest.Encoder(name: encoder.model, architecture: architecture(of: encoder.model),
                                          checkpoint: checkpoint.lastPathComponent,
                                          weightsSHA256: try SHA256.hex(ofFileAt: weightsFile),
-                                         config: try configValues(in: checkpoint), gemm: gemmName)
+                                         config: try configValues(in: checkpoint), gemm: GemmBackend.recordedName)
             return ResolvedWeights(checkpoint: checkpoint, seeded: false, manifestEntry: entry)
         }
         if let checkpoint = encoder.checkpoint, !seedMissing {
@@ -58,7 +55,7 @@ struct ResolvedWeights {
         let entry = Manifest.Encoder(name: encoder.model, architecture: architecture(of: encoder.model),
                                      checkpoint: "seeded:\(encoder.seed) (random weights, not a trained model)",
                                      weightsSHA256: try SHA256.hex(ofFileAt: weights),
-                                     config: try configValues(in: folder), gemm: gemmName)
+                                     config: try configValues(in: folder), gemm: GemmBackend.recordedName)
         return ResolvedWeights(checkpoint: encoder.model == "resnet50" ? weights : folder, seeded: true, manifestEntry: entry)
     }
 
@@ -86,26 +83,7 @@ struct ResolvedWeights {
         }
         let partial = scratch.appendingPathComponent(partialPrefix + "\(getpid())-\(UUID().uuidString)")
         defer { try? files.removeItem(at: partial) }
-        try files.createDirectory(at: partial, withIntermediateDirectories: true)
-        let tensors: [(String, Tensor)]
-        var config: [String: Any] = [:]
-        switch encoder.model {
-        case "resnet50":
-            tensors = try SeededWeights.resnet50(seed: encoder.seed)
-        case "bert":
-            tensors = try SeededWeights.bert(sizes, seed: encoder.seed)
-            config = sizes.bertConfig
-        case "vit":
-            tensors = try SeededWeights.vit(sizes, seed: encoder.seed)
-            config = sizes.vitConfig
-        default:
-            throw PipelineError.buildFailed(reason: "no seeded weights for model '\(encoder.model)'")
-        }
-        try SafetensorsWriter.write(tensors, to: partial.appendingPathComponent("model.safetensors"))
-        if !config.isEmpty {
-            let json = try JSONSerialization.data(withJSONObject: config, options: [.sortedKeys])
-            try json.write(to: partial.appendingPathComponent("config.json"))
-        }
+        try SeededWeights.writeCheckpoint(model: encoder.model, sizes: sizes, seed: encoder.seed, into: partial)
         // rename(2) fails when another build put the folder there first; its copy is the same.
         if rename(partial.path, folder.path) != 0, !files.fileExists(atPath: folder.path) {
             throw PipelineError.buildFailed(reason: "cannot move seeded weights into \(folder.path): \(String(cString: strerror(errno)))")

@@ -129,6 +129,7 @@ final class StageGraph: @unchecked Sendable {
                 assemblies[next] = nil
                 next += 1
                 window.committed(upTo: next)
+                options.afterCommit?(next)
                 if options.stop.isRaised { break }
             }
         }

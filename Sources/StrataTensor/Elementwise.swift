@@ -14,7 +14,7 @@ extension Kernels {
     /// same approximation runs on AVX-512 registers (with fused multiply-adds, so results may differ in the
     /// last bit).
     public static func geluRaw(_ x: UnsafeMutablePointer<Float>, count: Int) {
-        if GemmBackend.default == .strata, GemmBackend.avx512Available {
+        if GemmBackend.usesStrataKernels {
             strata_gelu_avx512(x, count)
             return
         }

@@ -22,6 +22,12 @@ public enum GemmBackend: String, Sendable, CaseIterable {
         return avx512Available ? (requested ?? .strata) : .openBLAS
     }()
 
+    /// Whether Strata's AVX-512 kernels run the products (`default` is `.openBLAS` on a CPU without AVX-512F).
+    public static var usesStrataKernels: Bool { self.default == .strata }
+
+    /// The name a cache manifest records for the default backend: `strata-avx512` or `openblas`.
+    public static var recordedName: String { usesStrataKernels ? "strata-avx512" : "openblas" }
+
     /// What runs the products, for logs and benchmark headers.
     public static var description: String {
         switch self.default {
@@ -98,7 +104,7 @@ extension StrataGemm {
     /// Runs `count` independent products on the BLAS threads, each product on one thread; false (nothing
     /// run) when Strata's kernels are not in use, one thread is set, or the caller is already one of them.
     static func shareProducts(count: Int, run product: (Int) -> Void) -> Bool {
-        guard GemmBackend.default == .strata, GemmBackend.avx512Available else { return false }
+        guard GemmBackend.usesStrataKernels else { return false }
         let threads = Kernels.gemmThreads
         guard threads > 1 else { return false }
         let workers = min(threads, count)

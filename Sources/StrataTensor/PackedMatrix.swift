@@ -20,7 +20,7 @@ public final class PackedMatrix: @unchecked Sendable {
     /// apart (`columns × rows` when `transposed`); nil when Strata's kernels are not the default backend.
     public init?(side: Side, transposed: Bool, rows: Int, columns: Int, data: UnsafePointer<Float>,
                  leadingDimension: Int) {
-        guard GemmBackend.default == .strata, GemmBackend.avx512Available, rows > 0, columns > 0 else { return nil }
+        guard GemmBackend.usesStrataKernels, rows > 0, columns > 0 else { return nil }
         precondition(leadingDimension >= (transposed ? rows : columns), "PackedMatrix: leading dimension too small")
         self.side = side
         self.rows = rows

@@ -20,13 +20,7 @@ import StrataTestSupport
     }
 
     func check(_ actual: Tensor, _ reference: String, _ label: String) throws {
-        let ref = try SharedData.npy("fixtures/torch/\(reference).npy")
-        #expect(actual.shape == ref.shape, "\(label)")
-        let values = ref.floats
-        let error = Conformance.maxAbsDifference(actual.floats, values)
-        let tolerance = Conformance.tolerance(reference: values)
-        print("\(label): max error \(error) (tolerance \(tolerance))")
-        #expect(error <= tolerance, "\(label): \(error) > \(tolerance)")
+        expectConforms(actual, try SharedData.npy("fixtures/torch/\(reference).npy"), label)
     }
 
     @Test func tinyMatchesHuggingFace() throws {

@@ -11,9 +11,8 @@ import StrataTestSupport
     @Test func vitBase16() throws {
         let folder = try SharedData.temporaryDirectory("strata-vit-b16")
         defer { try? FileManager.default.removeItem(at: folder) }
-        let sizes = SyntheticCheckpoint.Sizes()
-        try SyntheticCheckpoint.writeFolder(SyntheticCheckpoint.vit(sizes), config: sizes.vitConfig, at: folder, seed: 1)
-        let encoder = try EncoderLoader.imageEncoder(model: "vit", checkpoint: folder)
+        let checkpoint = try SeededWeights.writeCheckpoint(model: "vit", sizes: .init(config: [:]), seed: 1, into: folder)
+        let encoder = try EncoderLoader.imageEncoder(model: "vit", checkpoint: checkpoint)
         var pixels = Tensor(zeros: [2, 3, 224, 224])
         pixels.withUnsafeMutableFloats { p in for i in p.indices { p[i] = Float(i % 251) / 125 - 1 } }
         let out = try encoder.encode(pixels: pixels, levels: try PyramidLevel.parseList(
@@ -25,9 +24,8 @@ import StrataTestSupport
     @Test func bertBase() throws {
         let folder = try SharedData.temporaryDirectory("strata-bert-base")
         defer { try? FileManager.default.removeItem(at: folder) }
-        let sizes = SyntheticCheckpoint.Sizes()
-        try SyntheticCheckpoint.writeFolder(SyntheticCheckpoint.bert(sizes), config: sizes.bertConfig, at: folder, seed: 2)
-        let encoder = try EncoderLoader.textEncoder(model: "bert", checkpoint: folder)
+        let checkpoint = try SeededWeights.writeCheckpoint(model: "bert", sizes: .init(config: [:]), seed: 2, into: folder)
+        let encoder = try EncoderLoader.textEncoder(model: "bert", checkpoint: checkpoint)
         let (n, l) = (3, 20)
         let ids = try Tensor(shape: [n, l], int32s: (0..<(n * l)).map { Int32(($0 * 7919) % 30522) })
         let mask = try Tensor(shape: [n, l], int32s: (0..<(n * l)).map { $0 % l < 10 + 5 * ($0 / l) ? 1 : 0 })
@@ -38,10 +36,10 @@ import StrataTestSupport
     }
 
     @Test func resnet50() throws {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("strata-resnet50-\(UUID().uuidString).safetensors")
-        defer { try? FileManager.default.removeItem(at: url) }
-        try SyntheticCheckpoint.write(SyntheticCheckpoint.resnet50(), to: url, seed: 3)
-        let encoder = try EncoderLoader.imageEncoder(model: "resnet50", checkpoint: url)
+        let folder = try SharedData.temporaryDirectory("strata-resnet50")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let checkpoint = try SeededWeights.writeCheckpoint(model: "resnet50", sizes: .init(config: [:]), seed: 3, into: folder)
+        let encoder = try EncoderLoader.imageEncoder(model: "resnet50", checkpoint: checkpoint)
         var pixels = Tensor(zeros: [1, 3, 224, 224])
         pixels.withUnsafeMutableFloats { p in for i in p.indices { p[i] = Float(i % 97) / 48 - 1 } }
         let out = try encoder.encode(pixels: pixels, levels: try PyramidLevel.parseList("layer1,layer2:pool7x7,layer3,layer4,avgpool,fc"))

@@ -20,12 +20,7 @@ import StrataTestSupport
         let results = try encoder.encode(pixels: pixels, levels: levels)
         for (name, result) in zip(Self.outputs, results) {
             let reference = try SharedData.npy("fixtures/torch/resnet50_out_\(input)_\(name).npy")
-            #expect(result.shape == reference.shape, "\(input) \(name)")
-            let ref = reference.floats
-            let error = Conformance.maxAbsDifference(result.floats, ref)
-            let tolerance = Conformance.tolerance(reference: ref)
-            print("resnet50 \(input) \(name): max error \(error) (tolerance \(tolerance))")
-            #expect(error <= tolerance, "\(input) \(name): \(error) > \(tolerance)")
+            expectConforms(result, reference, "resnet50 \(input) \(name)")
         }
     }
 

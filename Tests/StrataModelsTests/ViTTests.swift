@@ -8,28 +8,19 @@ import StrataTestSupport
 @Suite(.serialized) struct ViTTests {
     static let tiny: Result<ViT, Error> = Result { try ViT(folder: SharedData.url("fixtures/torch/vit_tiny")) }
 
-    func check(_ actual: Tensor, _ reference: Tensor, _ label: String) {
-        #expect(actual.shape == reference.shape, "\(label)")
-        let values = reference.floats
-        let error = Conformance.maxAbsDifference(actual.floats, values)
-        let tolerance = Conformance.tolerance(reference: values)
-        print("\(label): max error \(error) (tolerance \(tolerance))")
-        #expect(error <= tolerance, "\(label): \(error) > \(tolerance)")
-    }
-
     @Test func tinyMatchesHuggingFace() throws {
         let encoder = try Self.tiny.get()
         let pixels = try SharedData.npy("fixtures/torch/vit_tiny_in_pixel_values.npy")
         let out = try encoder.encode(pixels: pixels, levels: try PyramidLevel.parseList("last_hidden_state,pooler_output,cls,patch_tokens"))
         let last = try SharedData.npy("fixtures/torch/vit_tiny_out_last_hidden_state.npy")
-        check(out[0], last, "vit tiny last_hidden_state")
-        check(out[1], try SharedData.npy("fixtures/torch/vit_tiny_out_pooler_output.npy"), "vit tiny pooler_output")
+        expectConforms(out[0], last, "vit tiny last_hidden_state")
+        expectConforms(out[1], try SharedData.npy("fixtures/torch/vit_tiny_out_pooler_output.npy"), "vit tiny pooler_output")
         let (n, t, h) = (last.shape[0], last.shape[1], last.shape[2])
         let values = last.floats
         let cls = try Tensor(shape: [n, h], floats: (0..<n).flatMap { b in values[(b * t * h)..<(b * t * h + h)] })
-        check(out[2], cls, "vit tiny cls")
+        expectConforms(out[2], cls, "vit tiny cls")
         let patches = try Tensor(shape: [n, t - 1, h], floats: (0..<n).flatMap { b in values[(b * t * h + h)..<((b + 1) * t * h)] })
-        check(out[3], patches, "vit tiny patch_tokens")
+        expectConforms(out[3], patches, "vit tiny patch_tokens")
     }
 
     @Test func hiddenStatesAndMeans() throws {
@@ -43,7 +34,7 @@ import StrataTestSupport
         // The final layer norm of hidden_state_2 is last_hidden_state.
         let normed = try Kernels.layerNorm(out[2], weight: try Tensor(shape: [64], floats: encoder.finalNormWeight),
                                            bias: try Tensor(shape: [64], floats: encoder.finalNormBias), eps: 1e-12)
-        check(normed, try SharedData.npy("fixtures/torch/vit_tiny_out_last_hidden_state.npy"), "vit tiny norm(hidden_state_2)")
+        expectConforms(normed, try SharedData.npy("fixtures/torch/vit_tiny_out_last_hidden_state.npy"), "vit tiny norm(hidden_state_2)")
     }
 
     /// `[N, P, H]` tokens of a `g × g` grid averaged by the NCHW adaptive pooling kernel, back as tokens.
@@ -65,14 +56,14 @@ import StrataTestSupport
         let out = try encoder.encode(pixels: pixels, levels: try PyramidLevel.parseList(
             "patch_tokens,patch_tokens:pool2x2,patch_tokens:pool3,hidden_state_1,hidden_state_1_patches,hidden_state_1_patches:pool1x2"))
         #expect(encoder.grid == 4)
-        check(out[1], try pooledByTheMapKernel(out[0], grid: 4, to: Size2D(2, 2)), "vit tiny patch_tokens:pool2x2")
+        expectConforms(out[1], try pooledByTheMapKernel(out[0], grid: 4, to: Size2D(2, 2)), "vit tiny patch_tokens:pool2x2")
         // 3 bins over 4 patches overlap (0..<2, 1..<3, 2..<4), as adaptive pooling does.
-        check(out[2], try pooledByTheMapKernel(out[0], grid: 4, to: Size2D(3, 3)), "vit tiny patch_tokens:pool3")
+        expectConforms(out[2], try pooledByTheMapKernel(out[0], grid: 4, to: Size2D(3, 3)), "vit tiny patch_tokens:pool3")
         let (n, t, h) = (out[3].shape[0], out[3].shape[1], out[3].shape[2])
         let hidden = out[3].floats
         let patches = try Tensor(shape: [n, t - 1, h], floats: (0..<n).flatMap { b in hidden[(b * t * h + h)..<((b + 1) * t * h)] })
-        check(out[4], patches, "vit tiny hidden_state_1_patches")
-        check(out[5], try pooledByTheMapKernel(patches, grid: 4, to: Size2D(1, 2)), "vit tiny hidden_state_1_patches:pool1x2")
+        expectConforms(out[4], patches, "vit tiny hidden_state_1_patches")
+        expectConforms(out[5], try pooledByTheMapKernel(patches, grid: 4, to: Size2D(1, 2)), "vit tiny hidden_state_1_patches:pool1x2")
     }
 
     @Test func loadsThePrefixedNames() throws {
@@ -83,7 +74,7 @@ import StrataTestSupport
         let encoder = try EncoderLoader.imageEncoder(model: "vit", checkpoint: folder)
         let pixels = try SharedData.npy("fixtures/torch/vit_tiny_in_pixel_values.npy")
         let out = try encoder.encode(pixels: pixels, levels: [PyramidLevel(output: "pooler_output")])
-        check(out[0], try SharedData.npy("fixtures/torch/vit_tiny_out_pooler_output.npy"), "vit tiny (vit. prefix) pooler_output")
+        expectConforms(out[0], try SharedData.npy("fixtures/torch/vit_tiny_out_pooler_output.npy"), "vit tiny (vit. prefix) pooler_output")
     }
 
     @Test func badLevelsAndInputs() throws {

@@ -52,8 +52,10 @@ enum BuildFixture {
 
     /// Runs a build in this process.
     @discardableResult
-    static func build(_ pipeline: URL, cache: URL, stop: StopFlag? = nil, workers: PipelineConfig.Workers? = nil) throws -> BuildSummary {
+    static func build(_ pipeline: URL, cache: URL, stop: StopFlag? = nil, workers: PipelineConfig.Workers? = nil,
+                      afterCommit: (@Sendable (Int) -> Void)? = nil) throws -> BuildSummary {
         var options = BuildOptions()
+        options.afterCommit = afterCommit
         options.workers = workers
         options.cache = cache
         options.progress = nil

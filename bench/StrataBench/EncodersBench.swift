@@ -27,17 +27,12 @@ enum EncodersBench {
         Kernels.setBLASThreads(threads)
         let work = URL(fileURLWithPath: "/tmp/strata-bench-encoders")
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
-        let sizes = SyntheticCheckpoint.Sizes()
-        // Written once; delete the folder to regenerate.
-        let resnetFile = work.appendingPathComponent("resnet50.safetensors")
-        if !FileManager.default.fileExists(atPath: resnetFile.path) {
-            try SyntheticCheckpoint.write(SyntheticCheckpoint.resnet50(), to: resnetFile, seed: 11)
-        }
-        for (name, specs, config, seed) in [("vit", SyntheticCheckpoint.vit(sizes), sizes.vitConfig, UInt64(12)),
-                                            ("bert", SyntheticCheckpoint.bert(sizes), sizes.bertConfig, UInt64(13))] {
+        // BERT-base / ViT-B/16 sizes. Written once; delete the folder to regenerate.
+        let sizes = SeededWeights.TransformerSizes(config: [:])
+        for (name, seed) in [("resnet50", UInt64(11)), ("vit", 12), ("bert", 13)] {
             let folder = work.appendingPathComponent(name)
             if !FileManager.default.fileExists(atPath: folder.appendingPathComponent("model.safetensors").path) {
-                try SyntheticCheckpoint.writeFolder(specs, config: config, at: folder, seed: seed)
+                try SeededWeights.writeCheckpoint(model: name, sizes: sizes, seed: seed, into: folder)
             }
         }
         var images = Tensor(zeros: [imageCount, 3, 224, 224])
@@ -82,7 +77,7 @@ enum EncodersBench {
         print(String(format: "sgemm peak (1536^3, %@, %d threads): %.1f GFLOP/s", GemmBackend.default.rawValue, threads, sgemmPeak))
 
         if !skip("resnet50") {
-            let resnet = try EncoderLoader.imageEncoder(model: "resnet50", checkpoint: work.appendingPathComponent("resnet50.safetensors"))
+            let resnet = try EncoderLoader.imageEncoder(model: "resnet50", checkpoint: work.appendingPathComponent("resnet50/model.safetensors"))
             let levels = [PyramidLevel(output: "fc")]
             let first = try slice(images, 2)
             let seconds = try time({ _ = try resnet.encode(pixels: images, levels: levels) },

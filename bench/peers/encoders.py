@@ -6,7 +6,7 @@ and prints one JSON line with throughputs. Also saves a few outputs as .npy so t
 check both ran the same model.
 
 usage: encoders.py WORKDIR THREADS REPEATS [MODEL]   (MODEL: resnet50, vit or bert; default all)
-WORKDIR holds resnet50.safetensors, vit/, bert/, images.npy and captions.json
+WORKDIR holds resnet50/, vit/, bert/ (model.safetensors each), images.npy and captions.json
 ({"tokens": [[ids...]...], "batches": [[indices...]...], "order_batches": [[indices...]...]}).
 """
 import json
@@ -44,7 +44,7 @@ result = {"torch": torch.__version__, "threads": threads}
 
 def run_resnet(images):
     resnet = torchvision.models.resnet50(weights=None).eval()
-    missing, unexpected = resnet.load_state_dict(load_file(f"{workdir}/resnet50.safetensors"), strict=False)
+    missing, unexpected = resnet.load_state_dict(load_file(f"{workdir}/resnet50/model.safetensors"), strict=False)
     assert not unexpected and all(m.endswith("num_batches_tracked") for m in missing), (missing, unexpected)
     np.save(f"{workdir}/torch_resnet50_fc.npy", resnet(images[:2]).numpy())
     result["resnet50_images_per_second"] = len(images) / best(lambda: resnet(images))

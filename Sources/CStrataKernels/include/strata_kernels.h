@@ -4,17 +4,6 @@
 /// Whether this CPU runs the AVX-512 single-precision gemm below (AVX-512F, checked at run time).
 int strata_sgemm_avx512_available(void);
 
-/// `C = alpha * op(A) * op(B) + beta * C` on row-major matrices, with AVX-512 packed kernels.
-///
-/// `op(A)` is `m x k` (`A` is stored `k x m` when `trans_a` is non-zero) with rows `lda` floats apart, `op(B)` is
-/// `k x n` likewise, and `C` is `m x n` with rows `ldc` apart. When `beta` is 0, `C` is only written. Each element of
-/// `C` is summed over `k` in the same order whatever the sizes of `m` and `n`, so splitting `C` into row or column
-/// blocks gives the same bits. Call only when `strata_sgemm_avx512_available()` says so. Returns 0, or -1 when
-/// the thread's packing buffers could not be allocated (nothing is computed then).
-int strata_sgemm_avx512(int trans_a, int trans_b, long m, long n, long k, float alpha,
-                        const float *a, long lda, const float *b, long ldb,
-                        float beta, float *c, long ldc);
-
 /// Floats that `strata_sgemm_pack_a` writes for an `m x k` op(A), and `strata_sgemm_pack_b` for a `k x n` op(B).
 long strata_sgemm_packed_a_count(long m, long k);
 long strata_sgemm_packed_b_count(long k, long n);
@@ -25,7 +14,15 @@ void strata_sgemm_pack_a(int trans_a, long m, long k, const float *a, long lda, 
 /// Packs op(B) (`k x n`) once, likewise.
 void strata_sgemm_pack_b(int trans_b, long k, long n, const float *b, long ldb, float *packed);
 
-/// `strata_sgemm_avx512` where either operand may come packed: with `packed_a` non-null, op(A) is rows
+/// `C = alpha * op(A) * op(B) + beta * C` on row-major matrices, with AVX-512 packed kernels.
+///
+/// `op(A)` is `m x k` (`A` is stored `k x m` when `trans_a` is non-zero) with rows `lda` floats apart, `op(B)` is
+/// `k x n` likewise, and `C` is `m x n` with rows `ldc` apart. When `beta` is 0, `C` is only written. Each element of
+/// `C` is summed over `k` in the same order whatever the sizes of `m` and `n`, so splitting `C` into row or column
+/// blocks gives the same bits. Call only when `strata_sgemm_avx512_available()` says so. Returns 0, or -1 when
+/// the thread's packing buffers could not be allocated (nothing is computed then).
+///
+/// Either operand may come packed: with `packed_a` non-null, op(A) is rows
 /// `row0 ..< row0 + m` of a packed `packed_a_rows x k` matrix (`row0` a multiple of 12) and `a` is not read;
 /// with `packed_b`, op(B) is columns `col0 ..< col0 + n` of a packed `k x packed_b_columns` matrix (`col0` a
 /// multiple of 32). The result is bit for bit the one the unpacked operands give.

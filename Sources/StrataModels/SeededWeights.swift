@@ -195,4 +195,27 @@ public enum SeededWeights {
         try builder.linear("pooler.dense", out: h, in: h)
         return builder.tensors
     }
+
+    /// Writes the seeded weights of `model` (`resnet50`, `bert` or `vit`) into `folder`: `model.safetensors`,
+    /// plus the `config.json` of `sizes` for a transformer. Returns what `EncoderLoader` loads: the weights
+    /// file for ResNet-50, the folder otherwise.
+    @discardableResult
+    public static func writeCheckpoint(model: String, sizes: TransformerSizes, seed: UInt64, into folder: URL) throws -> URL {
+        let tensors: [(String, Tensor)]
+        let config: [String: Any]
+        switch model {
+        case "resnet50": (tensors, config) = (try resnet50(seed: seed), [:])
+        case "bert": (tensors, config) = (try bert(sizes, seed: seed), sizes.bertConfig)
+        case "vit": (tensors, config) = (try vit(sizes, seed: seed), sizes.vitConfig)
+        default: throw ModelError.unknownModel(name: model, known: ["resnet50", "bert", "vit"])
+        }
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let weights = folder.appendingPathComponent("model.safetensors")
+        try SafetensorsWriter.write(tensors, to: weights)
+        if !config.isEmpty {
+            let json = try JSONSerialization.data(withJSONObject: config, options: [.sortedKeys])
+            try json.write(to: folder.appendingPathComponent("config.json"))
+        }
+        return model == "resnet50" ? weights : folder
+    }
 }

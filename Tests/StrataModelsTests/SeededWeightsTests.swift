@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import StrataTestSupport
 import StrataTensor
-@testable import StrataPipeline
+@testable import StrataModels
 
 /// Seeded weights must carry exactly the names and shapes of the real checkpoints they stand in for.
 @Suite struct SeededWeightsTests {
