@@ -55,11 +55,11 @@ public final class CacheWriter {
             let theirGemm = existing.encoders.map { $0.gemm ?? "openblas" }
             let ourGemm = comparable.encoders.map { $0.gemm ?? "openblas" }
             let sameEncoders = existing.encoders.count == comparable.encoders.count
-            if sameEncoders, theirGemm != ourGemm {
-                throw CacheError.manifestInvalid(path: environment.path,
-                    reason: "the cache's features were computed with gemm \(theirGemm.joined(separator: ", ")) and this run uses \(ourGemm.joined(separator: ", ")), which differ in rounding; resume with STRATA_GEMM=openblas if the cache used it, or write to a new directory")
-            }
             if sameEncoders {
+                guard theirGemm == ourGemm else {
+                    throw CacheError.manifestInvalid(path: environment.path,
+                        reason: "the cache's features were computed with gemm \(theirGemm.joined(separator: ", ")) and this run uses \(ourGemm.joined(separator: ", ")), which differ in rounding; resume with STRATA_GEMM=openblas if the cache used it, or write to a new directory")
+                }
                 for index in comparable.encoders.indices { comparable.encoders[index].gemm = existing.encoders[index].gemm }
             }
             guard comparable == existing, manifest.columns.count == existing.columns.count else {

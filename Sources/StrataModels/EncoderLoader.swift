@@ -2,6 +2,9 @@ import Foundation
 
 /// Builds encoders from a model name and a checkpoint location (the build pipeline's entry point).
 public enum EncoderLoader {
+    /// The weights file of a checkpoint: the `.safetensors` file itself, or a folder's `model.safetensors`.
+    public static func weightsFile(of checkpoint: URL) -> URL { Checkpoint.weightsURL(checkpoint) }
+
     /// Image encoder names the loader knows.
     public static let imageModels = ["resnet50", "vit"]
     /// Text encoder names the loader knows.

@@ -6,8 +6,9 @@ import StrataTensor
 /// so they load through the ordinary checkpoint path. Features computed from them carry no meaning:
 /// the build and the manifest say so.
 public enum SeededWeights {
-    /// Changes whenever the weights drawn for a seed change, so stored copies of older ones are not reused.
-    public static let version = 1
+    /// Changes whenever the weights drawn for a seed (or the way stored copies are laid out) change, so stored
+    /// copies of older ones are not reused.
+    public static let version = 2
 
     /// A seeded normal generator (SplitMix64 feeding Box-Muller), identical on every platform.
     struct Generator {

@@ -163,16 +163,10 @@ enum TokenLevels {
 
     /// `tanh(x[:, 0] · Wᵀ + b)` for each sequence: `[batch, outFeatures]`.
     static func pooler(_ x: UnsafePointer<Float>, batch: Int, length: Int, hidden: Int, dense: DenseLayer) -> Tensor {
-        var first = [Float](repeating: 0, count: batch * hidden)
-        first.withUnsafeMutableBufferPointer { rows in
-            guard let rows = rows.baseAddress else { return }
-            for b in 0..<batch { (rows + b * hidden).update(from: x + b * length * hidden, count: hidden) }
-        }
         var out = Tensor(zeros: [batch, dense.outFeatures])
         out.withUnsafeMutableFloats { buffer in
             guard let o = buffer.baseAddress else { return }
-            dense.apply(first, rows: batch, out: o, accumulate: false)
-            Kernels.tanhRaw(o, count: batch * dense.outFeatures)
+            dense.apply(x, rows: batch, xRowStride: length * hidden, activation: .tanh, out: o)
         }
         return out
     }

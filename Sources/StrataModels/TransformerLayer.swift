@@ -79,16 +79,15 @@ struct TransformerLayer {
         let hiddenUnits = scratch.up.floats(rows * intermediate)
         // Attention block.
         let attentionInput = blockInput(x, rows: rows, norm1Weight, norm1Bias, scratch: normed)
-        self.qkv.apply(attentionInput, rows: rows, out: qkv, accumulate: false)
+        self.qkv.apply(attentionInput, rows: rows, out: qkv)
         Attention.selfAttention(packed: qkv, batch: batch, length: length, heads: heads, headDim: h / heads,
                                 keyBias: keyBias, keyLengths: keyLengths, out: context, scratch: scratch)
-        output.apply(context, rows: rows, out: x, accumulate: true)
+        output.addApplied(context, rows: rows, to: x)
         if norm == .post { layerNorm(x, rows: rows, norm1Weight, norm1Bias, out: x) }
         // MLP block.
         let mlpInput = blockInput(x, rows: rows, norm2Weight, norm2Bias, scratch: normed)
-        up.apply(mlpInput, rows: rows, out: hiddenUnits, accumulate: false)
-        Kernels.geluRaw(hiddenUnits, count: rows * intermediate)
-        down.apply(hiddenUnits, rows: rows, out: x, accumulate: true)
+        up.apply(mlpInput, rows: rows, activation: .gelu, out: hiddenUnits)
+        down.addApplied(hiddenUnits, rows: rows, to: x)
         if norm == .post { layerNorm(x, rows: rows, norm2Weight, norm2Bias, out: x) }
     }
 
@@ -132,23 +131,32 @@ struct DenseLayer {
         }
     }
 
-    /// `out = x · Wᵀ + b` (or `out += x · Wᵀ + b` when accumulating, a residual connection) over `rows` rows.
-    func apply(_ x: UnsafePointer<Float>, rows: Int, out: UnsafeMutablePointer<Float>, accumulate: Bool) {
+    /// `out = activation(x · Wᵀ + b)` over `rows` rows of `x` (`xRowStride` floats apart when given), as
+    /// `Kernels.linearRaw` with the packed weight.
+    func apply(_ x: UnsafePointer<Float>, rows: Int, xRowStride: Int? = nil, activation: Activation = .none,
+               out: UnsafeMutablePointer<Float>) {
+        weight.withUnsafeBufferPointer { w in
+            bias.withUnsafeBufferPointer { b in
+                guard let w = w.baseAddress else { return }
+                Kernels.linearRaw(x, rows: rows, inFeatures: inFeatures, xRowStride: xRowStride, weight: w,
+                                  bias: b.baseAddress, outFeatures: outFeatures, activation: activation,
+                                  packedWeight: packed, out: out)
+            }
+        }
+    }
+
+    /// `out += x · Wᵀ + b` over `rows` rows: a residual connection.
+    func addApplied(_ x: UnsafePointer<Float>, rows: Int, to out: UnsafeMutablePointer<Float>) {
         guard rows > 0, outFeatures > 0 else { return }
         weight.withUnsafeBufferPointer { w in
             bias.withUnsafeBufferPointer { b in
                 guard let w = w.baseAddress, let b = b.baseAddress else { return }
-                if !accumulate {
-                    for r in 0..<rows { (out + r * outFeatures).update(from: b, count: outFeatures) }
-                }
                 Kernels.gemm(transposeA: false, transposeB: true, m: rows, n: outFeatures, k: inFeatures,
                              a: x, lda: inFeatures, packedA: nil, b: w, ldb: inFeatures, packedB: packed,
                              beta: 1, c: out, ldc: outFeatures)
-                if accumulate {
-                    for r in 0..<rows {
-                        let row = out + r * outFeatures
-                        for j in 0..<outFeatures { row[j] += b[j] }
-                    }
+                for r in 0..<rows {
+                    let row = out + r * outFeatures
+                    for j in 0..<outFeatures { row[j] += b[j] }
                 }
             }
         }

@@ -178,7 +178,7 @@ public final class ViT: ImageEncoder {
                 }
             }
             let tokens = x + n * self.tokens * h
-            patchProjection.apply(columns, rows: patchCount, out: tokens + h, accumulate: false)
+            patchProjection.apply(columns, rows: patchCount, out: tokens + h)
             clsToken.withUnsafeBufferPointer { cls in
                 guard let cls = cls.baseAddress else { return }
                 tokens.update(from: cls, count: h)

@@ -131,8 +131,9 @@ public final class BuildRunner {
         }
         if existing.pipeline == current { return current }
         let stored = try? PipelineConfig.parse(existing.pipeline, file: "\(cacheURL.path) (stored pipeline)", baseDirectory: config.baseDirectory)
-        let changes = PipelineChanges.between(stored: stored?.document ?? ["pipeline": existing.pipeline], current: config.document)
-        guard changes.isEmpty || stored?.writesTheSameCache(as: config) == true else {
+        guard let stored, stored.writesTheSameCache(as: config) else {
+            let changes = PipelineChanges.between(stored: stored?.document ?? ["pipeline": existing.pipeline],
+                                                  current: config.document)
             throw PipelineError.pipelineChanged(cache: cacheURL.path, changes: changes)
         }
         return existing.pipeline

@@ -32,7 +32,7 @@ struct ResolvedWeights {
     static func resolve(_ encoder: PipelineConfig.Encoder, seedMissing: Bool, scratch: URL) throws -> ResolvedWeights {
         let files = FileManager.default
         if let checkpoint = encoder.checkpoint, files.fileExists(atPath: checkpoint.path) {
-            let weightsFile = weightsFile(in: checkpoint)
+            let weightsFile = EncoderLoader.weightsFile(of: checkpoint)
             guard files.fileExists(atPath: weightsFile.path) else {
                 throw PipelineError.buildFailed(reason: "\(encoder.model) checkpoint \(checkpoint.path) has no model.safetensors")
             }
@@ -54,10 +54,14 @@ struct ResolvedWeights {
         let weights = folder.appendingPathComponent("model.safetensors")
         let entry = Manifest.Encoder(name: encoder.model, architecture: architecture(of: encoder.model),
                                      checkpoint: "seeded:\(encoder.seed) (random weights, not a trained model)",
-                                     weightsSHA256: try SHA256.hex(ofFileAt: weights),
+                                     weightsSHA256: try String(contentsOf: folder.appendingPathComponent(seededHashFile),
+                                                               encoding: .utf8),
                                      config: try configValues(in: folder), gemm: GemmBackend.recordedName)
         return ResolvedWeights(checkpoint: encoder.model == "resnet50" ? weights : folder, seeded: true, manifestEntry: entry)
     }
+
+    /// The file beside seeded weights that holds their sha256 (lowercase hex).
+    static let seededHashFile = "model.safetensors.sha256"
 
     /// The folder of an encoder's seeded weights under `scratch`, generated on first use and reused after.
     ///
@@ -70,7 +74,7 @@ struct ResolvedWeights {
         let sizesText = encoder.model == "resnet50" ? "" : "\(sizes)"
         let digest = SHA256.hex(of: Data("\(SeededWeights.version)|\(encoder.model)|\(encoder.seed)|\(sizesText)".utf8))
         let folder = scratch.appendingPathComponent("\(encoder.model)-seed\(encoder.seed)-\(digest.prefix(16))")
-        if files.fileExists(atPath: folder.appendingPathComponent("model.safetensors").path) { return folder }
+        if files.fileExists(atPath: folder.appendingPathComponent(seededHashFile).path) { return folder }
         try files.createDirectory(at: scratch, withIntermediateDirectories: true)
         // Partial folders carry their writer's process id; those of processes that are gone (killed builds)
         // are removed.
@@ -84,20 +88,14 @@ struct ResolvedWeights {
         let partial = scratch.appendingPathComponent(partialPrefix + "\(getpid())-\(UUID().uuidString)")
         defer { try? files.removeItem(at: partial) }
         try SeededWeights.writeCheckpoint(model: encoder.model, sizes: sizes, seed: encoder.seed, into: partial)
+        // Hashed once here, so builds that reuse the folder do not read the weights again for the manifest.
+        try SHA256.hex(ofFileAt: partial.appendingPathComponent("model.safetensors"))
+            .write(to: partial.appendingPathComponent(seededHashFile), atomically: false, encoding: .utf8)
         // rename(2) fails when another build put the folder there first; its copy is the same.
         if rename(partial.path, folder.path) != 0, !files.fileExists(atPath: folder.path) {
             throw PipelineError.buildFailed(reason: "cannot move seeded weights into \(folder.path): \(String(cString: strerror(errno)))")
         }
         return folder
-    }
-
-    /// `model.safetensors` inside a folder, or the file itself.
-    static func weightsFile(in checkpoint: URL) -> URL {
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: checkpoint.path, isDirectory: &isDirectory), isDirectory.boolValue {
-            return checkpoint.appendingPathComponent("model.safetensors")
-        }
-        return checkpoint
     }
 
     static func architecture(of model: String) -> String {
@@ -139,12 +137,10 @@ enum LevelMapping {
     }
 
     static func dtype(_ name: String) throws -> DType {
-        switch name {
-        case "f32": return .f32
-        case "f16": return .f16
-        case "bf16": return .bf16
-        default: throw PipelineError.buildFailed(reason: "unknown storage dtype '\(name)'")
+        guard let dtype = DType(rawValue: name), dtype != .i32 else {
+            throw PipelineError.buildFailed(reason: "unknown storage dtype '\(name)'")
         }
+        return dtype
     }
 
     /// The spatial stride of a ResNet output, in input pixels.

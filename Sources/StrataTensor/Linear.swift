@@ -43,10 +43,12 @@ extension Kernels {
     /// `out[r, :] = activation(x[r, :] · Wᵀ + b)` for `rows` contiguous rows; `out` is `rows × outFeatures`.
     ///
     /// `x` rows are `inFeatures` floats long (or `xRowStride` apart, e.g. to read the first token of each
-    /// sequence); `weight` is `[outFeatures, inFeatures]`.
+    /// sequence); `weight` is `[outFeatures, inFeatures]`, and `packedWeight`, when given, is its transpose packed
+    /// once as a right operand (`PackedMatrix`).
     public static func linearRaw(_ x: UnsafePointer<Float>, rows: Int, inFeatures: Int, xRowStride: Int? = nil,
                                  weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, outFeatures: Int,
-                                 activation: Activation = .none, out: UnsafeMutablePointer<Float>) {
+                                 activation: Activation = .none, packedWeight: PackedMatrix? = nil,
+                                 out: UnsafeMutablePointer<Float>) {
         if rows == 0 || outFeatures == 0 { return }
         if let bias {
             for r in 0..<rows {
@@ -54,8 +56,8 @@ extension Kernels {
             }
         }
         gemm(transposeA: false, transposeB: true, m: rows, n: outFeatures, k: inFeatures,
-             a: x, lda: max(1, xRowStride ?? inFeatures), b: weight, ldb: max(1, inFeatures),
-             beta: bias == nil ? 0 : 1, c: out, ldc: outFeatures)
+             a: x, lda: max(1, xRowStride ?? inFeatures), packedA: nil, b: weight, ldb: max(1, inFeatures),
+             packedB: packedWeight, beta: bias == nil ? 0 : 1, c: out, ldc: outFeatures)
         applyRaw(activation, out, count: rows * outFeatures)
     }
 }

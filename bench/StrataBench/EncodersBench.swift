@@ -5,7 +5,7 @@ import StrataTestSupport
 import StrataText
 
 /// `bench/run encoders [IMAGES] [REPEATS]`: ResNet-50, ViT-B/16 and BERT-base forward passes in Strata and
-/// PyTorch fp32, both on 2 threads, over the same seeded weights (written to /tmp as safetensors) and
+/// PyTorch fp32, both on 2 threads, over the same seeded weights (written once to /tmp/strata-bench-encoders-vN as safetensors) and
 /// inputs: IMAGES random 224x224 images (default 8, best of REPEATS = 2) and the first coco-mini captions (BERT batches of 64,
 /// bucketed by length; PyTorch is also timed on dataset-order batches padded to their longest caption).
 /// Each model is timed in Strata, then at once in PyTorch, so both see the same machine load.
@@ -25,7 +25,8 @@ enum EncodersBench {
         let imageCount = numbers.first.flatMap(Int.init) ?? 8
         let repeats = numbers.dropFirst().first.flatMap(Int.init) ?? 2
         Kernels.setBLASThreads(threads)
-        let work = URL(fileURLWithPath: "/tmp/strata-bench-encoders")
+        // Named by the weights generator's version, so weights drawn by an older one are not reused.
+        let work = URL(fileURLWithPath: "/tmp/strata-bench-encoders-v\(SeededWeights.version)")
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
         // BERT-base / ViT-B/16 sizes. Written once; delete the folder to regenerate.
         let sizes = SeededWeights.TransformerSizes(config: [:])
