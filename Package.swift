@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "StrataData", targets: ["StrataData"]),
         .library(name: "StrataPipeline", targets: ["StrataPipeline"]),
         .library(name: "StrataTrain", targets: ["StrataTrain"]),
+        .library(name: "StrataSchema", targets: ["StrataSchema"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -32,22 +33,25 @@ let package = Package(
         .target(name: "StrataImage", dependencies: ["CJPEG", "CPNG", "StrataTensor"]),
         .target(name: "StrataText"),
         .target(name: "StrataModels", dependencies: ["StrataTensor"]),
-        .target(name: "StrataCache", dependencies: ["CLMDB", "StrataTensor"]),
+        .target(name: "StrataCache", dependencies: ["CLMDB", "StrataTensor", "StrataSchema"]),
         .target(name: "StrataData"),
+        // The JSON Schema subset Strata's schemas use, and key-by-key document comparison.
+        .target(name: "StrataSchema"),
         .target(name: "StrataTrain", dependencies: [
             "StrataTensor",
             "StrataCache",
+            "StrataSchema",
             .product(name: "Yams", package: "Yams"),
         ]),
         .target(name: "StrataPipeline", dependencies: [
-            "StrataTensor", "StrataImage", "StrataText", "StrataModels", "StrataCache", "StrataData",
+            "StrataTensor", "StrataImage", "StrataText", "StrataModels", "StrataCache", "StrataData", "StrataSchema",
             .product(name: "Yams", package: "Yams"),
         ]),
         .executableTarget(
             name: "strata",
             dependencies: [
                 "StrataTensor", "StrataImage", "StrataText", "StrataModels", "StrataCache", "StrataData", "StrataPipeline",
-                "StrataTrain",
+                "StrataTrain", "StrataSchema",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -76,6 +80,7 @@ let package = Package(
             "StrataCache",
         ], exclude: ["Fixtures"]),
         .testTarget(name: "StrataModelsTests", dependencies: ["StrataModels", "StrataTestSupport"]),
+        .testTarget(name: "StrataSchemaTests", dependencies: ["StrataSchema"]),
     ],
     swiftLanguageModes: [.v5]
 )

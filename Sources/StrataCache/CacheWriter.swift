@@ -63,8 +63,9 @@ public final class CacheWriter {
                 for index in comparable.encoders.indices { comparable.encoders[index].gemm = existing.encoders[index].gemm }
             }
             guard comparable == existing, manifest.columns.count == existing.columns.count else {
+                let changes = existing.differences(to: comparable)
                 throw CacheError.manifestInvalid(path: environment.path,
-                                                 reason: "the cache was built with a different pipeline, encoders or columns; write to a new directory")
+                                                 reason: "the cache was built with different settings; changed: \(changes.joined(separator: "; ")); write to a new directory")
             }
             self.manifest = existing
         } else {

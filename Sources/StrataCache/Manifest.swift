@@ -1,4 +1,5 @@
 import Foundation
+import StrataSchema
 import StrataTensor
 
 /// The self-description of a cache, stored as JSON under the key `manifest` of the `meta` table and
@@ -236,6 +237,22 @@ public struct Manifest: Codable, Equatable, Sendable {
         }
         try manifest.validate(path: path)
         return manifest
+    }
+
+    /// What differs between this manifest and `other`, key by key (`encoders[0].checkpoint: "a" → "b"`),
+    /// counts left out; the pipeline text is named, not quoted.
+    public func differences(to other: Manifest) -> [String] {
+        func document(_ manifest: Manifest) -> Any {
+            var copy = manifest
+            copy.counts = Counts()
+            for index in copy.columns.indices { copy.columns[index].count = 0 }
+            copy.pipeline = ""
+            guard let data = try? copy.encoded(), let object = try? JSONSerialization.jsonObject(with: data) else { return [String: Any]() }
+            return object
+        }
+        var changes = JSONDocument.differences(from: document(self), to: document(other))
+        if pipeline != other.pipeline { changes.insert("pipeline: the pipeline file's text differs", at: 0) }
+        return changes
     }
 
     /// Checks what JSON decoding cannot: unique, well-formed column names and shapes.

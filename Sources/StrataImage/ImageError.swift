@@ -29,6 +29,18 @@ public enum ImageError: Error, CustomStringConvertible, Equatable, Sendable {
         }
     }
 
+    /// The `kind` of the error whose `description` is `text` (as failure records store it, possibly
+    /// behind a file name), or nil when `text` describes no image error.
+    public static func kind(describedBy text: String) -> String? {
+        let phrases: [(phrase: String, kind: String)] = [
+            (": cannot read the file: ", "unreadable"), (": the file is empty (0 bytes)", "empty"),
+            (": unsupported image format ", "unsupported"), (": truncated image data (", "truncated"),
+            (": corrupt image data: ", "corrupt"), (" pixels exceeds the limit of ", "too_many_pixels"),
+        ]
+        if let match = phrases.first(where: { text.contains($0.phrase) }) { return match.kind }
+        return text.hasPrefix("invalid ") || text.contains(": invalid ") ? "invalid_parameter" : nil
+    }
+
     public var description: String {
         switch self {
         case let .unreadable(file, reason):

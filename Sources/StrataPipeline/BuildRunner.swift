@@ -23,6 +23,10 @@ public struct BuildOptions: Sendable {
     public var stop = StopFlag()
     /// Where progress and notices go (standard error by default).
     public var log: @Sendable (String) -> Void = { FileHandle.standardError.write(Data($0.utf8)) }
+    /// The failures a build accepts before it counts as failed (`--max-failures`).
+    public var maxFailures: FailureLimit = .everyImage
+    /// Writes `stats.json` into the cache directory at the end of the run.
+    public var writeStats = true
     /// Called on the writer's thread after each transaction commits, with the number of shards now
     /// committed (e.g. to raise `stop` after some shards).
     public var afterCommit: (@Sendable (Int) -> Void)?
@@ -61,7 +65,10 @@ public final class BuildRunner {
     /// Builds (or resumes) the cache and returns what was done.
     public func run() throws -> BuildSummary {
         let started = DispatchTime.now().uptimeNanoseconds
+        // Inputs are checked before any encoder loads: a wrong path fails now, naming its key.
+        try Preflight.checkInputs(config, options: options)
         let plan = try BuildPlan.make(config)
+        try Preflight.checkImageSample(plan, config: config)
         // Seeded weights are generated once per model, seed and sizes, and shared by later builds.
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("strata-seeded")
 
@@ -109,13 +116,31 @@ public final class BuildRunner {
 
         let reader = try CacheReader(path: cacheURL.path)
         let failures = try reader.failures()
-        return BuildSummary(cache: cacheURL.path, plan: plan, firstShard: firstShard, committedShards: outcome.committedShards,
-                            stoppedEarly: outcome.committedShards < plan.shards.count,
-                            seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9,
-                            stages: stages.metrics, failures: failures, manifest: reader.manifest,
-                            seededEncoders: [imageSide?.weights, textSide?.weights].compactMap { $0 }.filter(\.seeded).map(\.manifestEntry.name),
-                            problems: plan.problems)
+        var summary = BuildSummary(cache: cacheURL.path, plan: plan, firstShard: firstShard, committedShards: outcome.committedShards,
+                                   stoppedEarly: outcome.committedShards < plan.shards.count,
+                                   seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9,
+                                   stages: stages.metrics, failures: failures, manifest: reader.manifest,
+                                   seededEncoders: [imageSide?.weights, textSide?.weights].compactMap { $0 }.filter(\.seeded).map(\.manifestEntry.name),
+                                   problems: plan.problems)
+        summary.failureLimit = options.maxFailures
+        if options.writeStats { try writeStats(summary) }
+        return summary
     }
+
+    /// `stats.json` in the cache directory, written whole under a temporary name and renamed.
+    private func writeStats(_ summary: BuildSummary) throws {
+        let target = cacheURL.appendingPathComponent(BuildRunner.statsFileName)
+        do {
+            try summary.statsJSON().write(to: target, options: .atomic)
+        } catch let error as PipelineError {
+            throw error
+        } catch {
+            throw PipelineError.buildFailed(reason: "cannot write \(target.path): \(error.localizedDescription)")
+        }
+    }
+
+    /// The name of the build's machine-readable result in the cache directory.
+    public static let statsFileName = "stats.json"
 
     /// The pipeline text to store: the one already in the cache when the pipeline differs from it only
     /// in keys that cannot change what is written (or only spells out defaults); refuses a cache built from

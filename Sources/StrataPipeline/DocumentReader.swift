@@ -1,4 +1,5 @@
 import Foundation
+import StrataSchema
 
 /// Reads a schema-valid pipeline document into a `PipelineConfig`, applying defaults and resolving paths.
 struct DocumentReader {

@@ -1,4 +1,5 @@
 import Foundation
+import StrataSchema
 import Yams
 
 /// A validated pipeline file: what to read, how to preprocess and encode it, and where to write the cache.
@@ -116,6 +117,8 @@ public struct PipelineConfig: Sendable, Equatable {
     public var cache: URL
     /// The folder relative paths of the file resolve against.
     public internal(set) var baseDirectory = URL(fileURLWithPath: "/")
+    /// The pipeline file's path as given (for messages).
+    public internal(set) var file = ""
     /// The file as written, kept in the manifest.
     public var sourceText: String
     /// The parsed document with its defaults left out, as sorted-key JSON: what identifies the build.
@@ -154,7 +157,7 @@ public struct PipelineConfig: Sendable, Equatable {
         } catch {
             throw PipelineError.invalidYAML(file: file, reason: "\(error)")
         }
-        let document = YAMLValues.normalize(loaded ?? [String: Any]())
+        let document = JSONDocument.normalize(loaded ?? [String: Any]())
         let validator = try SchemaValidator(schemaJSON: PipelineSchema.json)
         if let first = validator.violations(of: document).first {
             throw PipelineError.invalidValue(file: file, key: first.key, reason: first.reason)
@@ -165,20 +168,7 @@ public struct PipelineConfig: Sendable, Equatable {
         var reader = DocumentReader(root: root, file: file, base: baseDirectory)
         var config = try reader.config(sourceText: text)
         config.baseDirectory = baseDirectory
+        config.file = file
         return config
-    }
-}
-
-/// Turns Yams' output into JSONSerialization-compatible values (string keys, no custom types).
-enum YAMLValues {
-    static func normalize(_ value: Any) -> Any {
-        if let mapping = value as? [AnyHashable: Any] {
-            var result: [String: Any] = [:]
-            for (key, element) in mapping { result[String(describing: key.base)] = normalize(element) }
-            return result
-        }
-        if let mapping = value as? [String: Any] { return mapping.mapValues(normalize) }
-        if let sequence = value as? [Any] { return sequence.map(normalize) }
-        return value
     }
 }

@@ -10,6 +10,10 @@ public enum PipelineError: Error, CustomStringConvertible, Equatable, Sendable {
     case pipelineChanged(cache: String, changes: [String])
     /// A build step failed as a whole (not a single sample).
     case buildFailed(reason: String)
+    /// An input the pipeline names is missing or unreadable, found before any encoder runs: `key` is
+    /// the pipeline key (or command-line option), `path` the resolved path, `written` the value as
+    /// written and `base` the folder a relative value was resolved against (nil for an absolute one).
+    case inputMissing(file: String, key: String, path: String, written: String, base: String?, reason: String)
 
     public var description: String {
         switch self {
@@ -24,6 +28,9 @@ public enum PipelineError: Error, CustomStringConvertible, Equatable, Sendable {
                 + ". Use a new cache path, or delete the cache to rebuild it."
         case let .buildFailed(reason):
             return "build failed: \(reason)"
+        case let .inputMissing(file, key, path, written, base, reason):
+            let origin = base.map { " (\"\(written)\" resolved against \($0))" } ?? ""
+            return "\(file): \(key): \(path) \(reason)\(origin)"
         }
     }
 }

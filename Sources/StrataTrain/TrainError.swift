@@ -16,6 +16,9 @@ public enum TrainError: Error, CustomStringConvertible, Equatable {
     case stateMismatch(name: String, reason: String)
     /// A head configuration (YAML) is unreadable or asks for something impossible.
     case headConfig(file: String, reason: String)
+    /// A key of a head configuration holds a value the schema does not allow; `key` is a dotted path
+    /// such as `train.learning_rate` (as pipeline files name theirs).
+    case invalidHeadValue(file: String, key: String, reason: String)
     /// The cache lacks what a head needs (a column, a split, captions), or holds it in an unusable shape.
     case cacheData(cache: String, reason: String)
     /// A split holds no image with captions and values in the columns a head reads.
@@ -39,6 +42,8 @@ public enum TrainError: Error, CustomStringConvertible, Equatable {
             return "state tensor '\(name)': \(reason)"
         case let .headConfig(file, reason):
             return "head config \(file): \(reason)"
+        case let .invalidHeadValue(file, key, reason):
+            return "head config \(file): \(key.isEmpty ? "the document" : key) \(reason)"
         case let .cacheData(cache, reason):
             return "cache \(cache): \(reason)"
         case let .emptySplit(cache, split, columns):

@@ -14,11 +14,18 @@ struct BuildCommand: ParsableCommand {
 
     @OptionGroup var buildOptions: BuildRunOptions
 
+    @Flag(name: .long, help: "Print the build's stats.json (counts, failures by cause, stage times, versions) instead of the report.")
+    var json = false
+
     func run() throws {
         let config = try PipelineConfig.load(contentsOf: URL(fileURLWithPath: pipeline))
         let summary = try buildOptions.build(config, seedMissing: false)
-        print(summary.report)
-        if summary.stoppedEarly { throw ExitCode(130) }
+        if json {
+            print(String(decoding: try summary.statsJSON(), as: UTF8.self))
+        } else {
+            print(summary.report)
+        }
+        try BuildRunOptions.exit(for: summary)
     }
 }
 
@@ -39,10 +46,25 @@ struct BuildRunOptions: ParsableArguments {
     @Option(name: .long, help: "Progress display: auto (a bar on a terminal, log lines otherwise), bar, log or none.")
     var progress: String = "auto"
 
+    @Option(name: .long, help: "Fail the build (exit 3, after committing what was written) when more than N inputs, or P% of them, failed; by default only when every image failed.")
+    var maxFailures: String?
+
     func validate() throws {
         guard ["auto", "bar", "log", "none"].contains(progress) else {
             throw ValidationError("--progress must be auto, bar, log or none, not '\(progress)'")
         }
+        if let maxFailures, (try? FailureLimit(parsing: maxFailures)) == nil {
+            throw ValidationError("--max-failures must be a count N or a percentage P%, not '\(maxFailures)'")
+        }
+    }
+
+    /// Exit status 130 for a stopped build, 3 when too many inputs failed (the cache keeps what was written).
+    static func exit(for summary: BuildSummary) throws {
+        if let exceeded = summary.failureLimitExceeded {
+            FileHandle.standardError.write(Data("build failed: \(exceeded); see \(summary.cache)/\(BuildRunner.statsFileName)\n".utf8))
+            throw ExitCode(3)
+        }
+        if summary.stoppedEarly { throw ExitCode(130) }
     }
 
     /// Runs the build; the first Ctrl-C (or SIGTERM) stops after the transaction being written, the
@@ -53,6 +75,7 @@ struct BuildRunOptions: ParsableArguments {
         options.imageCheckpoint = imageCheckpoint.map { URL(fileURLWithPath: $0) }
         options.textCheckpoint = textCheckpoint.map { URL(fileURLWithPath: $0) }
         options.seedMissingCheckpoints = seedMissing
+        if let maxFailures { options.maxFailures = try FailureLimit(parsing: maxFailures) }
         if let workers {
             var counts = config.workers
             try counts.set(workers)

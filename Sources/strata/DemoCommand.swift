@@ -38,7 +38,7 @@ struct DemoCommand: ParsableCommand {
         let strata = CommandLine.arguments.first ?? "strata"
         print("next: \(strata) inspect \(summary.cache)")
         print("      \(strata) train heads/projector.yaml --cache \(summary.cache)   (a head on the pooled columns)")
-        if summary.stoppedEarly { throw ExitCode(130) }
+        try BuildRunOptions.exit(for: summary)
     }
 
     /// `pipelines/demo.yaml` under the working directory or a parent of the executable's folder.

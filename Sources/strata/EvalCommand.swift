@@ -32,7 +32,7 @@ struct EvalCommand: ParsableCommand {
         var runs: [(label: String, records: [TrainingRecord])] = []
         for path in checkpoint {
             let url = URL(fileURLWithPath: path)
-            let head = try HeadCheckpoint.load(url)
+            let head = try HeadCheckpoint.load(url, for: reader)
             let config = head.config
             let data = try PairData(reader: reader, split: split, imageColumns: config.imageColumns,
                                     textColumns: config.textColumns, maxTextLength: config.train.maxTextLength)

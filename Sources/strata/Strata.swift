@@ -1,4 +1,6 @@
 import ArgumentParser
+import Foundation
+import StrataPipeline
 
 /// The `strata` command line: builds feature caches from image-caption datasets and trains heads on them.
 @main
@@ -25,9 +27,11 @@ struct Strata: ParsableCommand {
             SyntheticPairsCommand.self,
         ]
     )
-}
 
-/// The release this binary was built from.
-enum StrataVersion {
-    static let current = "0.1.0"
+    /// Runs the command with standard output line-buffered, so logs written to a file or a pipe
+    /// appear line by line instead of when the process ends.
+    static func main() {
+        setvbuf(stdout, nil, _IOLBF, 0)
+        main(nil)
+    }
 }

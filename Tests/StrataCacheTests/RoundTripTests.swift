@@ -125,6 +125,19 @@ import StrataTensor
         var other = SyntheticCache.manifest
         other.pipeline = "another pipeline"
         #expect(throws: CacheError.self) { _ = try CacheWriter(path: cache.path, manifest: other) }
+        // A refusal names each property that differs, with slashes as written.
+        var moved = SyntheticCache.manifest
+        moved.encoders[0].checkpoint = "/weights/other.safetensors"
+        moved.columns[0].dtype = moved.columns[0].dtype == .f32 ? .f16 : .f32
+        do {
+            _ = try CacheWriter(path: cache.path, manifest: moved)
+            Issue.record("a cache was resumed with another checkpoint")
+        } catch let error as CacheError {
+            let text = error.description
+            #expect(text.contains("encoders[0].checkpoint: \"\(SyntheticCache.manifest.encoders[0].checkpoint)\" → \"/weights/other.safetensors\""), "\(text)")
+            #expect(text.contains("columns[0].dtype:"), "\(text)")
+            #expect(!text.contains("\\/") && !text.contains("pipeline:"), "\(text)")
+        }
         #expect(try CacheReader(path: cache.path).manifest.counts.images == 6)
     }
 

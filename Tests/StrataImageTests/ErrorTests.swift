@@ -23,6 +23,20 @@ import Testing
         try [UInt8](Data(contentsOf: SharedData.url(relativePath)))
     }
 
+    @Test func failureRecordsAreClassifiedByTheirKind() {
+        let errors: [ImageError] = [
+            .unreadable(file: "a.jpg", reason: "No such file"), .empty(file: "a.jpg"),
+            .unsupportedFormat(file: "a.gif", format: "GIF"), .truncated(file: "a.jpg", detail: "premature end"),
+            .corrupt(file: "a.png", detail: "bad CRC"), .tooManyPixels(file: "a.png", width: 9, height: 9, limit: 80),
+            .invalidParameter(name: "std", value: "0", reason: "must be positive"),
+        ]
+        for error in errors {
+            // As the build records it: the file name, then the error.
+            #expect(ImageError.kind(describedBy: "a.jpg: \(error)") == error.kind, "\(error)")
+        }
+        #expect(ImageError.kind(describedBy: "image encoder: shapes do not fit") == nil)
+    }
+
     @Test func fileProblemsAreTyped() throws {
         let directory = try SharedData.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }

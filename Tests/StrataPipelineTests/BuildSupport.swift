@@ -53,8 +53,9 @@ enum BuildFixture {
     /// Runs a build in this process.
     @discardableResult
     static func build(_ pipeline: URL, cache: URL, stop: StopFlag? = nil, workers: PipelineConfig.Workers? = nil,
-                      afterCommit: (@Sendable (Int) -> Void)? = nil) throws -> BuildSummary {
+                      maxFailures: FailureLimit = .everyImage, afterCommit: (@Sendable (Int) -> Void)? = nil) throws -> BuildSummary {
         var options = BuildOptions()
+        options.maxFailures = maxFailures
         options.afterCommit = afterCommit
         options.workers = workers
         options.cache = cache

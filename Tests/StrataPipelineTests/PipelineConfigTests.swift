@@ -157,21 +157,3 @@ import StrataTestSupport
         #expect(PipelineChanges.between(stored: a.document, current: a.document).isEmpty)
     }
 }
-
-@Suite struct SchemaValidatorTests {
-    @Test func reportsEveryViolationWithItsPath() throws {
-        let validator = try SchemaValidator(schemaJSON: """
-        {"type": "object", "required": ["a"], "additionalProperties": false,
-         "properties": {"a": {"type": "array", "items": {"type": "integer", "minimum": 0}, "maxItems": 2},
-                        "b": {"$ref": "#/$defs/b"}},
-         "$defs": {"b": {"type": "string", "pattern": "^x+$"}}}
-        """)
-        #expect(validator.violations(of: ["a": [1, 2]]).isEmpty)
-        let found = validator.violations(of: ["a": [1, -1, 2.5], "b": "xy", "c": true] as [String: Any])
-        #expect(found.map(\.key) == ["a", "a[1]", "a[2]", "b", "c"])
-        #expect(found[1].reason == "must be at least 0, found -1")
-        #expect(found[2].reason == "must be an integer, found a number")
-        #expect(validator.violations(of: [String: Any]()).map(\.description) == ["a is required"])
-        #expect(validator.violations(of: ["a": true] as [String: Any]).first?.reason == "must be an array, found a boolean")
-    }
-}

@@ -1,4 +1,5 @@
 import Foundation
+import StrataSchema
 import Yams
 
 /// A head and how to train it, as written in `heads/*.yaml`.
@@ -195,7 +196,19 @@ public struct HeadConfig: Codable, Equatable, Sendable {
     }
 
     /// Parses YAML text; `file` names the source in errors.
+    /// The document is checked against `HeadSchema` first, so unknown keys and bad values are named
+    /// by their dotted key with the allowed ones.
     public static func parse(_ yaml: String, file: String = "<yaml>") throws -> HeadConfig {
+        let loaded: Any?
+        do {
+            loaded = try Yams.load(yaml: yaml)
+        } catch {
+            throw TrainError.headConfig(file: file, reason: "not valid YAML: \(error)")
+        }
+        let validator = try schemaValidator()
+        if let first = validator.violations(of: JSONDocument.normalize(loaded ?? [String: Any]())).first {
+            throw TrainError.invalidHeadValue(file: file, key: first.key, reason: first.reason)
+        }
         let config: HeadConfig
         do {
             config = try YAMLDecoder().decode(HeadConfig.self, from: yaml)
@@ -204,6 +217,14 @@ public struct HeadConfig: Codable, Equatable, Sendable {
         }
         try config.validate(file: file)
         return config
+    }
+
+    private static func schemaValidator() throws -> SchemaValidator {
+        do {
+            return try SchemaValidator(schemaJSON: HeadSchema.json)
+        } catch {
+            throw TrainError.headConfig(file: "<head schema>", reason: "\(error)")
+        }
     }
 
     /// Reads and parses a YAML file.
@@ -244,14 +265,18 @@ public struct HeadConfig: Codable, Equatable, Sendable {
     /// Checks what decoding cannot: columns present for the head, positive sizes, ranges.
     public func validate(file: String) throws {
         func fail(_ reason: String) -> TrainError { .headConfig(file: file, reason: reason) }
+        func invalid(_ key: String, _ reason: String) -> TrainError { .invalidHeadValue(file: file, key: key, reason: reason) }
         if kind == .pyramid {
-            guard let levels, !levels.isEmpty else { throw fail("the pyramid head needs at least one entry in 'levels'") }
+            guard let levels, !levels.isEmpty else { throw invalid("levels", "is required by kind pyramid (an image and a text column per level)") }
+            if image != nil || text != nil { throw invalid(image != nil ? "image" : "text", "does not apply to kind pyramid (give the columns in levels)") }
         } else {
-            guard image != nil, text != nil else { throw fail("the \(kind.rawValue) head needs 'image' and 'text' columns") }
+            guard image != nil else { throw invalid("image", "is required by kind \(kind.rawValue)") }
+            guard text != nil else { throw invalid("text", "is required by kind \(kind.rawValue)") }
+            if levels != nil { throw invalid("levels", "applies to kind pyramid only") }
         }
         guard dim > 0, hidden > 0, attentionHeads > 0 else { throw fail("dim, hidden and attention_heads must be positive") }
         if kind == .crossAttention || kind == .pyramid, dim % attentionHeads != 0 {
-            throw fail("dim \(dim) does not split into \(attentionHeads) attention heads")
+            throw invalid("attention_heads", "must divide dim \(dim), found \(attentionHeads)")
         }
         guard (0..<1).contains(dropout) else { throw fail("dropout \(dropout) outside [0, 1)") }
         guard loss.temperature > 0 else { throw fail("temperature must be positive") }

@@ -1,4 +1,5 @@
 import StrataCache
+import StrataSchema
 import StrataTensor
 
 /// The images of one split of a cache with their captions and the feature columns a head reads, held
@@ -77,6 +78,7 @@ public final class PairData {
         }
         let imageColumns = HeadConfig.unique(imageColumns)
         let textColumns = HeadConfig.unique(textColumns)
+        try PairData.requireColumns(imageColumns + textColumns, in: reader)
         for name in imageColumns {
             let column = try reader.column(name)
             guard column.modality == .image else { throw fail("column '\(name)' holds text features, the head wants image features there") }
@@ -144,6 +146,16 @@ public final class PairData {
         self.captionsOfImage = captionsOfImage
         self.imageStores = imageStores
         self.textStores = textStores
+    }
+
+    /// Fails naming the first of `names` the cache lacks, with the columns it has (and the likely
+    /// intended one).
+    static func requireColumns(_ names: [String], in reader: CacheReader) throws {
+        let existing = reader.manifest.columns.map(\.name)
+        for name in names where reader.manifest.column(named: name) == nil {
+            let hint = KeySuggestion.closest(to: name, among: existing).map { "did you mean '\($0)'? " } ?? ""
+            throw TrainError.cacheData(cache: reader.path, reason: "has no column '\(name)' (\(hint)its columns: \(existing.joined(separator: ", ")))")
+        }
     }
 
     /// Token width of a column: the channel count of a `[C, H, W]` map, else the last dimension.

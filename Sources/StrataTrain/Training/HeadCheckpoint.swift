@@ -1,4 +1,5 @@
 import Foundation
+import StrataCache
 import StrataTensor
 
 /// A trained head on disk: safetensors parameters under their `state_dict` names, with the head's YAML
@@ -20,8 +21,18 @@ public enum HeadCheckpoint {
         try head.save(to: url, metadata: metadata)
     }
 
-    /// Rebuilds the head stored at `url` with its trained parameters.
-    public static func load(_ url: URL) throws -> RetrievalHead {
+    /// Rebuilds the head stored at `url` with its trained parameters; with `cache`, first checks that
+    /// the cache holds every column the head reads, with the widths it was trained on.
+    public static func load(_ url: URL, for cache: CacheReader? = nil) throws -> RetrievalHead {
+        let (config, image, text) = try inputs(url)
+        if let cache { try check(url, config: config, imageWidths: image, textWidths: text, against: cache) }
+        let head = try HeadFactory.make(config, imageWidths: image, textWidths: text)
+        try head.load(contentsOf: url)
+        return head
+    }
+
+    /// The head configuration and input widths stored in a checkpoint.
+    static func inputs(_ url: URL) throws -> (config: HeadConfig, image: [String: Int], text: [String: Int]) {
         let metadata = try self.metadata(url)
         guard let yaml = metadata[configKey] else {
             throw TrainError.checkpoint(file: url.path, reason: "no head configuration in the metadata (not written by strata train?)")
@@ -32,9 +43,26 @@ public enum HeadCheckpoint {
               let image = widths["image"], let text = widths["text"] else {
             throw TrainError.checkpoint(file: url.path, reason: "no input widths in the metadata")
         }
-        let head = try HeadFactory.make(config, imageWidths: image, textWidths: text)
-        try head.load(contentsOf: url)
-        return head
+        return (config, image, text)
+    }
+
+    /// Fails naming the column when the cache lacks one the head reads, holds it for the other
+    /// modality, or with another feature width than the checkpoint was trained on.
+    static func check(_ url: URL, config: HeadConfig, imageWidths: [String: Int], textWidths: [String: Int],
+                      against cache: CacheReader) throws {
+        try PairData.requireColumns(config.imageColumns + config.textColumns, in: cache)
+        for (modality, names, widths) in [(Manifest.Modality.image, config.imageColumns, imageWidths), (.text, config.textColumns, textWidths)] {
+            for name in names {
+                let column = try cache.column(name)
+                let width = try PairData.width(of: column)
+                guard column.modality == modality, widths[name] == width else {
+                    let trained = widths[name].map { "width \($0)" } ?? "no recorded width"
+                    throw TrainError.cacheData(cache: cache.path, reason: "checkpoint \(url.path) was trained on \(modality.rawValue) column '\(name)' "
+                        + "with \(trained); this cache's '\(name)' is \(column.modality.rawValue) with width \(width) (shape \(column.shape.map { $0.map(String.init) ?? "n" })); "
+                        + "it was built with other encoders or levels")
+                }
+            }
+        }
     }
 
     /// The `__metadata__` strings of a safetensors file.

@@ -2,7 +2,7 @@ import Foundation
 
 /// Validates JSON-like values (from YAML or JSON) against the subset of JSON Schema that Strata's
 /// schemas use: `type` (one or several), `properties`, `required`, `additionalProperties: false`,
-/// `enum`, `const`, `minimum`, `maximum`, `exclusiveMinimum`, `minLength`, `pattern`, `items`,
+/// `enum`, `const`, `minimum`, `maximum`, `exclusiveMinimum`, `exclusiveMaximum`, `minLength`, `pattern`, `items`,
 /// `minItems`, `maxItems`, `$ref` to `#/$defs/...`, and `description` (ignored).
 ///
 /// Each violation is reported with the dotted path of the offending key, e.g. `encoders.image.levels[2].dtype`.
@@ -25,8 +25,14 @@ public struct SchemaValidator {
 
     /// A validator for a schema given as JSON text.
     public init(schemaJSON: String) throws {
-        guard let object = try JSONSerialization.jsonObject(with: Data(schemaJSON.utf8)) as? [String: Any] else {
-            throw PipelineError.invalidValue(file: "<schema>", key: "", reason: "is not a JSON object")
+        let parsed: Any
+        do {
+            parsed = try JSONSerialization.jsonObject(with: Data(schemaJSON.utf8))
+        } catch {
+            throw SchemaError.invalidSchema(reason: "is not JSON: \(error.localizedDescription)")
+        }
+        guard let object = parsed as? [String: Any] else {
+            throw SchemaError.invalidSchema(reason: "is not a JSON object")
         }
         root = object
     }
@@ -63,7 +69,9 @@ public struct SchemaValidator {
             fail("must be \(SchemaValidator.render(constant)), found \(SchemaValidator.render(value))")
         }
         if let options = schema["enum"] as? [Any], !options.contains(where: { SchemaValidator.equal($0, value) }) {
-            fail("must be one of \(options.map(SchemaValidator.render).joined(separator: ", ")), found \(SchemaValidator.render(value))")
+            let hint = (value as? String).flatMap { KeySuggestion.closest(to: $0, among: options.compactMap { $0 as? String }) }
+            fail("must be one of \(options.map(SchemaValidator.render).joined(separator: ", ")), found \(SchemaValidator.render(value))"
+                 + (hint.map { " (did you mean \"\($0)\"?)" } ?? ""))
         }
         if let number = SchemaValidator.number(value) {
             if let minimum = schema["minimum"].flatMap(SchemaValidator.number), number < minimum {
@@ -74,6 +82,9 @@ public struct SchemaValidator {
             }
             if let bound = schema["exclusiveMinimum"].flatMap(SchemaValidator.number), number <= bound {
                 fail("must be greater than \(SchemaValidator.render(bound)), found \(SchemaValidator.render(number))")
+            }
+            if let bound = schema["exclusiveMaximum"].flatMap(SchemaValidator.number), number >= bound {
+                fail("must be less than \(SchemaValidator.render(bound)), found \(SchemaValidator.render(number))")
             }
         }
         if let text = value as? String {
@@ -108,8 +119,9 @@ public struct SchemaValidator {
                 if let childSchema = properties[name] as? [String: Any] {
                     check(object[name] as Any, against: childSchema, key: childKey, into: &found)
                 } else if (schema["additionalProperties"] as? Bool) == false {
-                    let known = properties.keys.sorted().joined(separator: ", ")
-                    found.append(Violation(key: childKey, reason: "is not a known key (known: \(known))"))
+                    let known = properties.keys.sorted()
+                    let hint = KeySuggestion.closest(to: name, among: known).map { "did you mean \($0)? " } ?? ""
+                    found.append(Violation(key: childKey, reason: "is not a known key (\(hint)known: \(known.joined(separator: ", ")))"))
                 }
             }
         }
@@ -125,7 +137,7 @@ public struct SchemaValidator {
     }
 
     /// The JSON Schema type name of a parsed value (from JSONSerialization or Yams).
-    static func jsonType(of value: Any) -> String {
+    public static func jsonType(of value: Any) -> String {
         if value is NSNull { return "null" }
         if value is String { return "string" }
         if value is [Any] { return "array" }
@@ -139,7 +151,7 @@ public struct SchemaValidator {
     }
 
     /// The numeric value of a parsed number; nil for booleans and everything else.
-    static func number(_ value: Any) -> Double? {
+    public static func number(_ value: Any) -> Double? {
         if type(of: value) == Bool.self { return nil }
         if let int = value as? Int, type(of: value) == Int.self { return Double(int) }
         if let double = value as? Double, type(of: value) == Double.self { return double }
