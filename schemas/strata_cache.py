@@ -8,9 +8,12 @@
     ids, values, lengths = cache.column_arrays("text/bert/layer12")
     cache.verify()                     # [] when every checksum and size is right
 
-`python3 strata_cache.py CACHE` prints the manifest's columns with their counts.
+`python3 strata_cache.py CACHE` prints the manifest's columns with their counts;
+`python3 strata_cache.py to-parquet DIR` turns the metadata tables of `strata export --to DIR/`
+into metadata_N.parquet (needs pyarrow).
 """
 import json
+import os
 import struct
 import sys
 import zlib
@@ -183,9 +186,53 @@ class Cache:
         return problems
 
 
+# The metadata tables `strata export --column C --to DIR/` writes beside each embedding shard
+# (DIR/metadata/metadata_N.jsonl, one JSON object per embedding row), with their Arrow types.
+METADATA_FIELDS = (("id", "uint64"), ("image_id", "uint64"), ("file_name", "string"),
+                   ("split", "string"), ("caption_id", "uint64"), ("caption", "string"))
+
+
+def read_metadata_jsonl(path):
+    """The rows of one metadata_N.jsonl table as columns: {field: [value per row]}, in row order."""
+    columns = {name: [] for name, _ in METADATA_FIELDS}
+    with open(path, encoding="utf-8") as lines:
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            row = json.loads(line)
+            missing = [name for name in columns if name not in row]
+            if missing:
+                raise ValueError(f"{path}:{number}: no {', '.join(missing)}")
+            for name, values in columns.items():
+                values.append(row[name])
+    return columns
+
+
+def metadata_to_parquet(jsonl_path, parquet_path=None):
+    """Writes metadata_N.parquet beside metadata_N.jsonl (or to parquet_path) and returns its path.
+
+    Needs pyarrow (`pip install pyarrow`); the rest of this module does not."""
+    try:
+        import pyarrow
+        import pyarrow.parquet
+    except ImportError as error:
+        raise ImportError("metadata_to_parquet needs pyarrow: pip install pyarrow") from error
+    schema = pyarrow.schema([(name, getattr(pyarrow, kind)()) for name, kind in METADATA_FIELDS])
+    table = pyarrow.Table.from_pydict(read_metadata_jsonl(jsonl_path), schema=schema)
+    parquet_path = parquet_path or os.path.splitext(jsonl_path)[0] + ".parquet"
+    pyarrow.parquet.write_table(table, parquet_path)
+    return parquet_path
+
+
 def main(argv):
+    if len(argv) == 3 and argv[1] == "to-parquet":
+        folder = os.path.join(argv[2], "metadata")
+        for name in sorted(os.listdir(folder)):
+            if name.startswith("metadata_") and name.endswith(".jsonl"):
+                print(metadata_to_parquet(os.path.join(folder, name)))
+        return 0
     if len(argv) != 2:
-        print("usage: strata_cache.py CACHE", file=sys.stderr)
+        print("usage: strata_cache.py CACHE | strata_cache.py to-parquet EXPORT_DIR", file=sys.stderr)
         return 2
     cache = Cache(argv[1])
     counts = cache.manifest["counts"]

@@ -16,6 +16,7 @@ public struct CacheBatch: Sendable {
     var images: [(id: UInt64, record: ImageRecord)] = []
     var captions: [(id: UInt64, record: CaptionRecord)] = []
     var failures: [(modality: Manifest.Modality, id: UInt64, reason: String)] = []
+    var clearedFailures: [(modality: Manifest.Modality, id: UInt64)] = []
     var values: [String: [Value]] = [:]
 
     /// An empty batch.
@@ -23,7 +24,7 @@ public struct CacheBatch: Sendable {
 
     /// Whether the batch holds nothing.
     public var isEmpty: Bool {
-        images.isEmpty && captions.isEmpty && failures.isEmpty && values.values.allSatisfy(\.isEmpty)
+        images.isEmpty && captions.isEmpty && failures.isEmpty && clearedFailures.isEmpty && values.values.allSatisfy(\.isEmpty)
     }
 
     /// Adds (or replaces) the index entry of an image.
@@ -39,6 +40,12 @@ public struct CacheBatch: Sendable {
     /// Records that the image or caption `id` could not be processed, and why.
     public mutating func addFailure(_ modality: Manifest.Modality, id: UInt64, reason: String) {
         failures.append((modality, id, reason))
+    }
+
+    /// Removes the failure an earlier transaction recorded for `id`, which this batch now holds
+    /// (a retry after the input was fixed).
+    public mutating func clearFailure(_ modality: Manifest.Modality, id: UInt64) {
+        clearedFailures.append((modality, id))
     }
 
     /// Adds one sample's value: `tensor` has the column's per-sample shape (for variable-length

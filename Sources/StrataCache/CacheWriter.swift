@@ -100,6 +100,18 @@ public final class CacheWriter {
 
     /// Commits `batch` in one transaction (growing the map and replaying it when the map is full).
     public func write(_ batch: CacheBatch) throws {
+        try commit(batch, countsAsBatch: true, pipeline: nil)
+    }
+
+    /// Commits `batch` as a retry of inputs that earlier transactions recorded as failures: the ids
+    /// the batch clears lose their failure records, the batch does not count as one of the build's
+    /// transactions, and `pipeline` (when given) replaces the manifest's pipeline text, e.g. after the
+    /// path of the failed inputs was fixed.
+    public func writeRetry(_ batch: CacheBatch, pipeline: String?) throws {
+        try commit(batch, countsAsBatch: false, pipeline: pipeline)
+    }
+
+    private func commit(_ batch: CacheBatch, countsAsBatch: Bool, pipeline: String?) throws {
         guard !closed else { throw CacheError.invalidArgument("write after close on \(path)") }
         let plan = try WritePlan(batch: batch, manifest: manifest)
         let tables = tables
@@ -121,6 +133,9 @@ public final class CacheWriter {
                 }
             }
             if let failures = tables[CacheLayout.failuresTable] {
+                for key in plan.clearedFailures {
+                    _ = try key.withUnsafeBytes { try transaction.delete(failures, key: $0) }
+                }
                 for failure in plan.failures {
                     try failure.key.withUnsafeBytes { key in
                         try failure.reason.withUnsafeBytes { try transaction.put(failures, key: key, value: $0) }
@@ -128,7 +143,8 @@ public final class CacheWriter {
                 }
             }
             var next = startManifest
-            next.counts.batches += 1
+            if countsAsBatch { next.counts.batches += 1 }
+            if let pipeline { next.pipeline = pipeline }
             next.counts.images = try count(CacheLayout.imagesTable, in: transaction)
             next.counts.captions = try count(CacheLayout.captionsTable, in: transaction)
             next.counts.failures = try count(CacheLayout.failuresTable, in: transaction)

@@ -121,3 +121,85 @@ public enum ColumnExport {
         return data
     }
 }
+
+/// Writes a column in the layout clip-retrieval users know: embeddings in `.npy` shards and, per
+/// shard, a metadata table with one row per embedding row, in the same order.
+///
+/// `DIR/img_emb/img_emb_N.npy` (or `text_emb/text_emb_N.npy`) holds `[n, ...]` values (bf16 widened to
+/// `<f4`); `DIR/metadata/metadata_N.jsonl` holds JSON objects with `id` (the cache key), `image_id`,
+/// `file_name`, `split`, `caption_id` and `caption`. An image row carries its image's first caption (lowest
+/// id), a caption row its own and its image's fields. `schemas/strata_cache.py` turns each JSON Lines
+/// table into `metadata_N.parquet` with pyarrow.
+public enum ColumnShards {
+    /// Writes `column` of `reader` into `directory` in shards of `shardSize` samples; returns the files.
+    @discardableResult
+    public static func write(reader: CacheReader, column name: String, to directory: URL, shardSize: Int) throws -> [URL] {
+        let column = try reader.column(name)
+        guard !column.isVariableLength else {
+            throw CacheError.invalidArgument("column '\(name)' holds a variable number of rows per sample (tokens); "
+                + "shards hold one row per sample: export it to a .npy file (values, ids, lengths) or pick a pooled column")
+        }
+        guard shardSize > 0 else { throw CacheError.invalidArgument("the shard size must be positive, got \(shardSize)") }
+        let arrays = try ColumnArrays(reader: reader, column: name)
+        let rows = try metadata(reader: reader, modality: column.modality, ids: arrays.ids)
+        let prefix = column.modality == .image ? "img_emb" : "text_emb"
+        let embeddings = directory.appendingPathComponent(prefix), tables = directory.appendingPathComponent("metadata")
+        var written: [URL] = []
+        do {
+            for folder in [embeddings, tables] { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) }
+            let rowBytes = column.rowBytes
+            for (shard, start) in stride(from: 0, to: max(arrays.ids.count, 1), by: shardSize).enumerated() {
+                let end = min(start + shardSize, arrays.ids.count)
+                let values = try arrays.values.withUnsafeBytes {
+                    try Tensor(shape: [end - start] + column.fixedShape, dtype: column.dtype,
+                               bytes: UnsafeRawBufferPointer(rebasing: $0[start * rowBytes..<end * rowBytes]))
+                }
+                let npy = embeddings.appendingPathComponent("\(prefix)_\(shard).npy")
+                try NPY.write(values, to: npy)
+                var lines = Data()
+                for row in rows[start..<end] {
+                    lines.append(try JSONSerialization.data(withJSONObject: row, options: [.sortedKeys, .withoutEscapingSlashes]))
+                    lines.append(0x0A)
+                }
+                let table = tables.appendingPathComponent("metadata_\(shard).jsonl")
+                try lines.write(to: table)
+                written += [npy, table]
+            }
+        } catch let error as CacheError {
+            throw error
+        } catch {
+            throw CacheError.io(path: directory.path, reason: "cannot write: \(error.localizedDescription)")
+        }
+        return written
+    }
+
+    /// The metadata row of each sample id, in order.
+    static func metadata(reader: CacheReader, modality: Manifest.Modality, ids: [UInt64]) throws -> [[String: Any]] {
+        let snapshot = try reader.snapshot()
+        defer { snapshot.end() }
+        func imageFields(_ id: UInt64) throws -> [String: Any] {
+            let record = try snapshot.image(id: id)
+            return ["image_id": id, "file_name": record?.fileName ?? NSNull(), "split": record.map { "\($0.split)" } ?? NSNull()]
+        }
+        switch modality {
+        case .text:
+            return try ids.map { id in
+                guard let caption = try snapshot.caption(id: id) else {
+                    throw CacheError.badRecord(table: CacheLayout.captionsTable, id: id, reason: "a text value has no caption record")
+                }
+                return try imageFields(caption.imageID).merging(["id": id, "caption_id": id, "caption": caption.text]) { $1 }
+            }
+        case .image:
+            var firstCaption: [UInt64: (id: UInt64, text: String)] = [:]
+            for id in try snapshot.ids(table: CacheLayout.captionsTable) {
+                guard let caption = try snapshot.caption(id: id), firstCaption[caption.imageID] == nil else { continue }
+                firstCaption[caption.imageID] = (id, caption.text)
+            }
+            return try ids.map { id in
+                let caption = firstCaption[id]
+                return try imageFields(id).merging(["id": id, "caption_id": caption.map { $0.id } ?? NSNull(),
+                                                    "caption": caption.map { $0.text } ?? NSNull()]) { $1 }
+            }
+        }
+    }
+}

@@ -45,6 +45,7 @@ struct WritePlan {
 
     let tables: [Table]
     let failures: [(key: [UInt8], reason: [UInt8])]
+    let clearedFailures: [[UInt8]]
 
     init(batch: CacheBatch, manifest: Manifest) throws {
         var tables: [Table] = []
@@ -67,6 +68,7 @@ struct WritePlan {
         failures = batch.failures
             .map { (key: FailureKey.bytes(modality: $0.modality, id: $0.id), reason: Array($0.reason.utf8)) }
             .sorted { $0.key.lexicographicallyPrecedes($1.key) }
+        clearedFailures = batch.clearedFailures.map { FailureKey.bytes(modality: $0.modality, id: $0.id) }
     }
 
     /// Entries for `values`, their checksums computed on several threads.

@@ -94,7 +94,8 @@ public final class BuildRunner {
                                 preprocessing: imageSide.map { _ in BuildRunner.preprocessing(config.preprocess) },
                                 tokenizer: try tokenizer.map { try BuildRunner.tokenizerEntry($0, config: config) },
                                 columns: (imageSide?.levels ?? []).map(\.column) + (textSide?.levels ?? []).map(\.column))
-        manifest.pipeline = try storedPipeline(orRefuse: manifest.pipeline)
+        let stored = try storedPipeline(orRefuse: manifest.pipeline)
+        manifest.pipeline = stored.text
 
         let writer = try CacheWriter(path: cacheURL.path, manifest: manifest)
         defer { writer.close() }
@@ -123,6 +124,22 @@ public final class BuildRunner {
                                    seededEncoders: [imageSide?.weights, textSide?.weights].compactMap { $0 }.filter(\.seeded).map(\.manifestEntry.name),
                                    problems: plan.problems)
         summary.failureLimit = options.maxFailures
+        if let fixed = stored.retryWith, !summary.stoppedEarly {
+            // The image folder was fixed: the images that failed are encoded again.
+            let failed = Set(failures.filter { $0.modality == .image }.map(\.id))
+            let images = plan.shards.flatMap(\.images).filter { failed.contains($0.id) }
+            let perShard = max(1, config.batch.commitEvery)
+            let retryPlan = BuildPlan(shards: stride(from: 0, to: images.count, by: perShard).enumerated().map { index, start in
+                BuildPlan.Shard(index: index, images: Array(images[start..<min(start + perShard, images.count)]), captions: [])
+            }, problems: [])
+            let retry = StageGraph(plan: retryPlan, config: config, options: options, imageSide: imageSide, textSide: textSide,
+                                   tokenizer: tokenizer, firstShard: 0, retryingWith: fixed)
+            _ = try retry.run(writer: writer, progress: nil)
+            summary.failures = try reader.failures()
+            summary.manifest = try CacheReader(path: cacheURL.path).manifest
+            let failedAgain = summary.failures.filter { $0.modality == .image && failed.contains($0.id) }.count
+            summary.retried = (images.count, failedAgain)
+        }
         if options.writeStats { try writeStats(summary) }
         return summary
     }
@@ -145,23 +162,34 @@ public final class BuildRunner {
     /// The pipeline text to store: the one already in the cache when the pipeline differs from it only
     /// in keys that cannot change what is written (or only spells out defaults); refuses a cache built from
     /// a different pipeline.
-    private func storedPipeline(orRefuse current: String) throws -> String {
+    ///
+    /// When the pipelines differ only in `dataset.images` and the cache recorded image failures, the
+    /// folder was fixed: the cache is resumed with its stored text, and `retryWith` is the text to
+    /// store once the failed images were retried.
+    private func storedPipeline(orRefuse current: String) throws -> (text: String, retryWith: String?) {
         let data = cacheURL.appendingPathComponent("data.mdb")
-        guard FileManager.default.fileExists(atPath: data.path) else { return current }
+        guard FileManager.default.fileExists(atPath: data.path) else { return (current, nil) }
         let existing: Manifest
+        let imageFailures: Int
         do {
-            existing = try CacheReader(path: cacheURL.path).manifest
+            let reader = try CacheReader(path: cacheURL.path)
+            existing = reader.manifest
+            imageFailures = existing.counts.failures == 0 ? 0 : try reader.failures().filter { $0.modality == .image }.count
         } catch CacheError.manifestMissing {
-            return current
+            return (current, nil)
         }
-        if existing.pipeline == current { return current }
+        if existing.pipeline == current { return (current, nil) }
         let stored = try? PipelineConfig.parse(existing.pipeline, file: "\(cacheURL.path) (stored pipeline)", baseDirectory: config.baseDirectory)
+        if var moved = stored, imageFailures > 0, moved.dataset.images != config.dataset.images {
+            moved.dataset.images = config.dataset.images
+            if moved.writesTheSameCache(as: config) { return (existing.pipeline, current) }
+        }
         guard let stored, stored.writesTheSameCache(as: config) else {
             let changes = PipelineChanges.between(stored: stored?.document ?? ["pipeline": existing.pipeline],
                                                   current: config.document)
             throw PipelineError.pipelineChanged(cache: cacheURL.path, changes: changes)
         }
-        return existing.pipeline
+        return (existing.pipeline, nil)
     }
 
     /// torchvision's transform as the preprocessor runs it.

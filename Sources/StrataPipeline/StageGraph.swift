@@ -23,6 +23,8 @@ final class StageGraph: @unchecked Sendable {
     private let textSide: TextSide?
     private let tokenizer: BertTokenizer?
     private let firstShard: Int
+    /// Retrying failed images: batches clear their failures and are not counted as transactions.
+    private let retryPipeline: String?
     private let window: ShardWindow
 
     private let decodeQueue: BoundedQueue<ImageJob>
@@ -40,8 +42,9 @@ final class StageGraph: @unchecked Sendable {
     private let decodeMetrics, batchMetrics, imageEncodeMetrics, tokenizeMetrics, textEncodeMetrics, writeMetrics: StageMetrics
 
     init(plan: BuildPlan, config: PipelineConfig, options: BuildOptions, imageSide: ImageSide?, textSide: TextSide?,
-         tokenizer: BertTokenizer?, firstShard: Int) {
+         tokenizer: BertTokenizer?, firstShard: Int, retryingWith pipeline: String? = nil) {
         self.plan = plan
+        retryPipeline = pipeline
         self.config = config
         self.options = options
         self.imageSide = imageSide
@@ -124,12 +127,13 @@ final class StageGraph: @unchecked Sendable {
             while let assembly = assemblies[next], assembly.isComplete {
                 let planned = plan.shards[next]
                 try writeMetrics.measure(items: planned.images.count) {
-                    try writer.write(try batch(for: planned, assembly))
+                    let batch = try batch(for: planned, assembly)
+                    if let retryPipeline { try writer.writeRetry(batch, pipeline: retryPipeline) } else { try writer.write(batch) }
                 }
                 assemblies[next] = nil
                 next += 1
                 window.committed(upTo: next)
-                options.afterCommit?(next)
+                if retryPipeline == nil { options.afterCommit?(next) }
                 if options.stop.isRaised { break }
             }
         }
@@ -156,6 +160,10 @@ final class StageGraph: @unchecked Sendable {
         for (id, record) in assembly.captions { batch.addCaption(id: id, record) }
         for rows in assembly.rows { try batch.add(column: rows.column, ids: rows.ids, rows: rows.rows, lengths: rows.lengths) }
         for (modality, id, reason) in assembly.failures { batch.addFailure(modality, id: id, reason: reason) }
+        if retryPipeline != nil {
+            let failedAgain = Set(assembly.failures.map { $0.1 })
+            for image in shard.images where !failedAgain.contains(image.id) { batch.clearFailure(.image, id: image.id) }
+        }
         return batch
     }
 

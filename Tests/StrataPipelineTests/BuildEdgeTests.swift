@@ -149,6 +149,51 @@ import Testing
         #expect(!String(decoding: try Data(contentsOf: cache.appendingPathComponent("stats.json")), as: UTF8.self).contains("\\/"))
     }
 
+    @Test func fixingTheImageFolderResumesTheCacheAndRetriesItsFailedImages() throws {
+        let folder = try SharedData.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let lost: Set<String> = ["000000165518.jpg", "000000349860.jpg", "000000126107.jpg"]
+        let partial = try Self.imageFolder(in: folder, name: "partial", keep: { !lost.contains($0) })
+        let cache = folder.appendingPathComponent("cache")
+        let first = try BuildFixture.build(try BuildFixture.samplePipeline(in: folder, images: partial), cache: cache)
+        #expect(first.failures.count == 3 && first.failuresByReason == ["unreadable": 3])
+
+        // The folder fixed: not a changed pipeline; the three images are encoded and their failures gone.
+        let fixed = try BuildFixture.samplePipeline(in: folder)
+        let resumed = try BuildFixture.build(fixed, cache: cache)
+        #expect(resumed.retried == (3, 0) && resumed.imagesThisRun == 0)
+        #expect(resumed.failures.isEmpty && resumed.manifest.counts.failures == 0 && resumed.manifest.counts.batches == 3)
+        #expect(resumed.manifest.pipeline == (try String(contentsOf: fixed, encoding: .utf8)))
+        #expect(try Self.stats(cache)["counts"].flatMap { ($0 as? [String: Int])?["retried_images"] } == 3)
+
+        // The retried images hold the features a build from the right folder gives (to rounding: they
+        // were encoded in a batch of their own, and gemm sums depend on the batch's shape).
+        let straight = folder.appendingPathComponent("straight")
+        try BuildFixture.build(fixed, cache: straight)
+        let a = try CacheReader(path: cache.path), b = try CacheReader(path: straight.path)
+        #expect(try a.ids(column: "image/resnet50/pooled") == (try b.ids(column: "image/resnet50/pooled")))
+        for id in first.failures.map(\.id) {
+            for column in ["image/resnet50/pooled", "image/resnet50/c3"] {
+                let retried = try #require(try a.value(column: column, id: id)).converted(to: .f32).floats
+                let reference = try #require(try b.value(column: column, id: id)).converted(to: .f32).floats
+                #expect(retried.count == reference.count)
+                #expect(Conformance.maxAbsDifference(retried, reference) <= Conformance.tolerance(reference: reference, relative: 2e-3), "\(column) \(id)")
+            }
+        }
+        // Resumed again with the fixed file: nothing to do.
+        let again = try BuildFixture.build(fixed, cache: cache)
+        #expect(again.retried == (0, 0) && again.imagesThisRun == 0)
+
+        // A cache without failures is not re-pointed: the refusal lists the key, slashes unescaped.
+        let moved = try BuildFixture.samplePipeline(in: folder, images: partial)
+        do {
+            try BuildFixture.build(moved, cache: straight)
+            Issue.record("a moved image folder was accepted for a cache without failures")
+        } catch let PipelineError.pipelineChanged(_, changes) {
+            #expect(changes == ["dataset.images: \"\(Self.sample.path)\" → \"\(partial.path)\""])
+        }
+    }
+
     static func stats(_ cache: URL) throws -> [String: Any] {
         let data = try Data(contentsOf: cache.appendingPathComponent(BuildRunner.statsFileName))
         return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
