@@ -105,6 +105,16 @@ public struct CaptionRecord: Equatable, Sendable {
     }
 }
 
+extension CaptionRecord {
+    /// The image id of record bytes, without decoding the rest.
+    public static func imageID(_ bytes: UnsafeRawBufferPointer, id: UInt64) throws -> UInt64 {
+        guard bytes.count >= 16 else {
+            throw CacheError.badRecord(table: CacheLayout.captionsTable, id: id, reason: "\(bytes.count) bytes, the header alone has 16")
+        }
+        return bytes.loadUnaligned(fromByteOffset: 0, as: UInt64.self).littleEndian
+    }
+}
+
 enum RecordBytes {
     static func append<T: FixedWidthInteger>(_ value: T, to bytes: inout [UInt8]) {
         withUnsafeBytes(of: value.littleEndian) { bytes += $0 }

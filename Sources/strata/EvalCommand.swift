@@ -19,8 +19,11 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "The split evaluated.")
     var split = "val"
 
-    @Option(help: "Re-rank this many top candidates by the ITM score (heads that have one); default: the head's config.")
+    @Option(help: "Re-rank each query's top K candidates: by the ITM logit (cross-attention), or by the head's score over the ranking of --ranker (decoupled, pyramid); default: the head's config.")
     var rerank: Int?
+
+    @Option(help: "An embedding head's checkpoint (projector) whose ranking token-level heads re-rank; without it they score every pair.")
+    var ranker: String?
 
     @Option(help: "Write an SVG of the loss and Recall curves from each checkpoint's log.jsonl.")
     var report: String?
@@ -30,23 +33,33 @@ struct EvalCommand: ParsableCommand {
         let reader = try CacheReader(path: cache)
         var rows: [(label: String, metrics: RetrievalMetrics)] = []
         var runs: [(label: String, records: [TrainingRecord])] = []
+        let rankerHead = try ranker.map { try HeadCheckpoint.load(URL(fileURLWithPath: $0)) }
+        if let rankerHead, !(rankerHead is EmbeddingHead) {
+            throw ValidationError("--ranker \(ranker ?? ""): '\(rankerHead.config.name)' is a \(rankerHead.config.kind.rawValue) head, not an embedding head (projector, cross-attention)")
+        }
         for path in checkpoint {
             let url = URL(fileURLWithPath: path)
             let head = try HeadCheckpoint.load(url, for: reader)
             let config = head.config
-            let data = try PairData(reader: reader, split: split, imageColumns: config.imageColumns,
-                                    textColumns: config.textColumns, maxTextLength: config.train.maxTextLength)
+            let data = try PairData(reader: reader, split: split, imageColumns: config.imageColumns + (rankerHead?.config.imageColumns ?? []),
+                                    textColumns: config.textColumns + (rankerHead?.config.textColumns ?? []),
+                                    maxTextLength: config.train.maxTextLength)
             let started = Date()
             let k = rerank ?? config.eval.rerankTopK
-            if k > 0, config.kind == .crossAttention {
-                let metrics = try RetrievalEvaluator.evaluateBothWays(head, data: data, rerankTopK: k)
-                rows.append((config.name, metrics.scores))
-                rows.append(("\(config.name) +ITM@\(k)", metrics.reranked))
+            let evaluation = try RetrievalEvaluator.evaluation(head, data: data, rerankTopK: k,
+                                                               ranker: head is EmbeddingHead ? nil : rankerHead)
+            if let first = evaluation.rankerMetrics {
+                if case let .rerank(k, ranker, itm) = evaluation.method {
+                    rows.append((itm ? config.name : ranker, first))
+                    rows.append((itm ? "\(config.name) +ITM@\(k)" : "\(ranker) → \(config.name)@\(k)", evaluation.metrics))
+                }
             } else {
-                rows.append((config.name, try RetrievalEvaluator.evaluate(head, data: data)))
+                rows.append((config.name, evaluation.metrics))
             }
-            FileHandle.standardError.write(Data(String(format: "%@: %d images, %d captions, %.1f s\n", config.name,
-                                                       data.imageCount, data.captionCount, Date().timeIntervalSince(started)).utf8))
+            print("\(config.name): \(evaluation.method)")
+            FileHandle.standardError.write(Data(String(format: "%@: %d images, %d captions, %.1f s, peak RSS %.0f MB\n", config.name,
+                                                       data.imageCount, data.captionCount, Date().timeIntervalSince(started),
+                                                       PeakMemory.residentBytes / 1e6).utf8))
             let log = url.deletingLastPathComponent().appendingPathComponent("log.jsonl")
             if FileManager.default.fileExists(atPath: log.path) { runs.append((config.name, try TrainingLog.read(log))) }
         }

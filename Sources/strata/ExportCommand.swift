@@ -13,7 +13,7 @@ struct ExportCommand: ParsableCommand {
         each sample has. Ids ascend. \
         With --to DIR/ the column is written as clip-retrieval lays out embeddings: DIR/img_emb/img_emb_N.npy \
         (or text_emb/text_emb_N.npy) and DIR/metadata/metadata_N.jsonl, one row per embedding row (id, \
-        image_id, file_name, split, caption_id, caption); `python3 schemas/strata_cache.py to-parquet DIR` \
+        image_id, file_name, split, caption_id, caption); `python3 -m strata_cache to-parquet DIR` (pip install ./python) \
         turns the tables into metadata_N.parquet (needs pyarrow).
         """
     )

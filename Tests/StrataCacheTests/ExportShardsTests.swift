@@ -62,8 +62,8 @@ import Testing
             print("tables read; parquet written")
         """
         let python = try Programs.python()
-        let schemas = SharedData.repositoryRoot.appendingPathComponent("schemas").path
-        #expect(try Programs.run(python, ["-c", script, schemas, out.path]).output.hasPrefix("tables read"))
+        let package = SharedData.repositoryRoot.appendingPathComponent("python").path
+        #expect(try Programs.run(python, ["-c", script, package, out.path]).output.hasPrefix("tables read"))
     }
 
     @Test func tokenColumnsAreRefusedWithAHint() throws {

@@ -3,7 +3,7 @@ import Testing
 import StrataTestSupport
 @testable import StrataCache
 
-/// The command line and the Python reader in `schemas/` against a cache written here.
+/// The command line and the Python package in `python/` against caches written here.
 @Suite struct ExternalReaderTests {
     @Test func pythonReaderSeesWhatStrataExports() throws {
         let strata = try Programs.strata()
@@ -44,17 +44,27 @@ import StrataTestSupport
         print("python reader agrees on", len(names), "columns")
         """
         let python = try Programs.python()
-        let schemas = SharedData.repositoryRoot.appendingPathComponent("schemas").path
+        let package = SharedData.repositoryRoot.appendingPathComponent("python").path
         let namesJSON = String(decoding: try JSONSerialization.data(withJSONObject: names), as: UTF8.self)
-        let result = try Programs.run(python, ["-c", script, schemas, cache.path, exports.path, namesJSON])
+        let result = try Programs.run(python, ["-c", script, package, cache.path, exports.path, namesJSON])
         #expect(result.output.contains("python reader agrees on \(names.count) columns"))
 
-        let listing = try Programs.run(python, [schemas + "/strata_cache.py", cache.path]).output
+        let listing = try Programs.run(python, ["-c", "import sys; sys.path.insert(0, sys.argv[1]); from strata_cache.cache import main; sys.exit(main(sys.argv[1:]))",
+                                                package, cache.path]).output
         for column in SyntheticCache.manifest.columns {
             let count = column.name == "image/synthetic/unused" ? 0 : 15
             #expect(listing.contains("\(column.name)\t\(column.modality.rawValue)\t\(column.dtype)\t"), "\(listing)")
             #expect(listing.split(separator: "\n").contains { $0.hasPrefix(column.name + "\t") && $0.hasSuffix("\t\(count)") }, "\(listing)")
         }
+    }
+
+    @Test func pythonPairDatasetReadsSplitsAndWorksInForkedWorkers() throws {
+        let (cache, other) = (try TemporaryCache(), try TemporaryCache())
+        try writeSynthetic(cache, batches: 3, size: 5)
+        try writeSynthetic(other, batches: 2, size: 5)
+        let script = SharedData.repositoryRoot.appendingPathComponent("python/tests/check_package.py").path
+        let result = try Programs.run(try Programs.python(), [script, cache.path, other.path])
+        #expect(result.output.contains("package checks passed: 3 train pairs, 3 val pairs, 2 pairs of the second cache"), "\(result.output)")
     }
 
     @Test func verifyFindsAFlippedByteAndTheCommandFails() throws {

@@ -4,130 +4,184 @@ import StrataTensor
 @testable import StrataCache
 
 @Suite struct LoaderTests {
-    static func collect(_ epoch: LoaderEpoch) throws -> [LoadedBatch] {
+    static func collect(_ run: LoaderRun) throws -> [LoadedBatch] {
         var batches: [LoadedBatch] = []
-        while let batch = try epoch.next() { batches.append(batch) }
+        while let batch = try run.next() { batches.append(batch) }
         return batches
     }
 
-    @Test func shuffledBatchesHoldEveryValueOnceWidenedToF32() throws {
-        let cache = try TemporaryCache()
-        try writeSynthetic(cache, batches: 5, size: 8)
-        let reader = try CacheReader(path: cache.path)
-        var options = BatchLoaderOptions(columns: ["image/synthetic/f16", "image/synthetic/bf16", "image/synthetic/f32", "image/synthetic/i32"], batchSize: 7)
-        options.seed = 42
-        options.threads = 3
-        options.prefetch = 2
-        let loader = try BatchLoader(reader: reader, options: options)
-        let batches = try LoaderTests.collect(loader.epoch(0))
-        #expect(batches.count == 6)
-        #expect(batches.map(\.index) == Array(0..<6))
-        let order = batches.flatMap(\.ids)
-        #expect(order == loader.order(epoch: 0))
-        #expect(order.sorted() == (1...40).map { UInt64($0) })
-        #expect(order != order.sorted())
-        for batch in batches {
-            #expect(batch.features["image/synthetic/f16"]?.shape == [batch.ids.count, 4])
-            #expect(batch.features["image/synthetic/f32"]?.shape == [batch.ids.count, 2, 3])
-            #expect(batch.features["image/synthetic/i32"]?.dtype == .i32)
-            for name in options.columns {
-                let feature = try #require(batch.features[name])
-                let perRow = feature.count / batch.ids.count
-                for (row, id) in batch.ids.enumerated() {
-                    let stored = try #require(try reader.value(column: name, id: id))
-                    let got = Array(feature.floats[row * perRow..<(row + 1) * perRow])
-                    #expect(got == stored.converted(to: .f32).floats, "\(name) \(id)")
-                }
-            }
+    /// Requests of `size` images (and their captions) in a seeded shuffled order.
+    static func requests(ids: [UInt64], size: Int, seed: UInt64) -> [LoaderRequest] {
+        var generator = ShuffleOrder.generator(seed: seed, epoch: 0)
+        let order = ShuffleOrder.positions(count: ids.count, block: 4, window: 12, generator: &generator).map { ids[$0] }
+        return stride(from: 0, to: order.count, by: size).map { start in
+            let images = Array(order[start..<min(start + size, order.count)])
+            return LoaderRequest(imageIDs: images, captionIDs: images.map { $0 + SyntheticCache.captionOffset })
         }
     }
 
-    @Test func orderIsFixedBySeedAndEpochWhateverTheThreads() throws {
+    @Test func batchesHoldTheRequestedValuesWidenedToF32AsTokens() throws {
         let cache = try TemporaryCache()
-        try writeSynthetic(cache, batches: 4, size: 10)
+        try writeSynthetic(cache, batches: 5, size: 8)
         let reader = try CacheReader(path: cache.path)
-        var options = BatchLoaderOptions(columns: ["image/synthetic/f16"], batchSize: 6)
-        options.seed = 7
-        options.threads = 1
-        let single = try LoaderTests.collect(BatchLoader(reader: reader, options: options).epoch(3))
-        options.threads = 4
-        options.prefetch = 1
-        let many = try BatchLoader(reader: reader, options: options)
-        let parallel = try LoaderTests.collect(many.epoch(3))
-        #expect(single.map(\.ids) == parallel.map(\.ids))
-        #expect(single.map { $0.features["image/synthetic/f16"]?.floats } == parallel.map { $0.features["image/synthetic/f16"]?.floats })
-        #expect(many.order(epoch: 3) != many.order(epoch: 4))
-        options.seed = 8
-        #expect(try BatchLoader(reader: reader, options: options).order(epoch: 3) != many.order(epoch: 3))
-        options.shuffle = false
-        options.dropLast = true
-        let ordered = try BatchLoader(reader: reader, options: options)
-        #expect(ordered.batchesPerEpoch == 6)
-        #expect(try LoaderTests.collect(ordered.epoch(0)).flatMap(\.ids) == (1...36).map { UInt64($0) })
+        let columns = ["image/synthetic/f16", "image/synthetic/bf16", "image/synthetic/f32", "image/synthetic/i32"]
+        var options = LoaderOptions()
+        options.threads = 3
+        options.prefetch = 2
+        let loader = try StreamingLoader(reader: reader, columns: columns, options: options)
+        let requests = LoaderTests.requests(ids: (1...40).map { UInt64($0) }, size: 7, seed: 42)
+        let batches = try LoaderTests.collect(loader.run(requests))
+        #expect(batches.map(\.index) == Array(0..<6))
+        #expect(batches.map(\.request) == requests)
+        for batch in batches {
+            let rows = batch.request.imageIDs.count
+            #expect(try batch.column("image/synthetic/f16").values.shape == [rows, 1, 4])
+            #expect(try batch.column("image/synthetic/f32").values.shape == [rows, 2, 3])  // [2, 3]: 2 tokens of 3
+            #expect(try batch.column("image/synthetic/i32").values.dtype == .i32)
+            for name in columns {
+                let column = try batch.column(name)
+                #expect(column.mask == nil)
+                let values = column.values.floats
+                let perRow = values.count / rows
+                for (row, id) in batch.request.imageIDs.enumerated() {
+                    let stored = try #require(try reader.value(column: name, id: id))
+                    #expect(Array(values[row * perRow..<(row + 1) * perRow]) == stored.converted(to: .f32).floats, "\(name) \(id)")
+                }
+            }
+        }
+        #expect(throws: CacheError.self) { _ = try batches[0].column("text/synthetic/ids") }
+    }
+
+    @Test func buffersAreReusedOnceTheConsumerLetsGoAndNeverWhileItHoldsThem() throws {
+        let cache = try TemporaryCache()
+        try writeSynthetic(cache, batches: 8, size: 10)
+        let reader = try CacheReader(path: cache.path)
+        var options = LoaderOptions()
+        options.threads = 2
+        options.prefetch = 2
+        let loader = try StreamingLoader(reader: reader, columns: ["image/synthetic/f16"], options: options)
+        let requests = LoaderTests.requests(ids: (1...80).map { UInt64($0) }, size: 4, seed: 3)
+        // A consumer that drops each batch: a handful of buffers serve all 20 batches.
+        var addresses = Set<Int>()
+        let run = loader.run(requests)
+        while let batch = try run.next() {
+            addresses.insert(Int(bitPattern: try batch.column("image/synthetic/f16").values.storage.bytes))
+        }
+        #expect(addresses.count <= 6, "\(addresses.count) buffers for 20 batches")
+        // A consumer that keeps every batch: nothing it holds is overwritten.
+        let kept = try LoaderTests.collect(loader.run(requests))
+        for batch in kept {
+            let values = try batch.column("image/synthetic/f16").values.floats
+            for (row, id) in batch.request.imageIDs.enumerated() {
+                let stored = try #require(try reader.value(column: "image/synthetic/f16", id: id)).floats
+                #expect(Array(values[row * 4..<(row + 1) * 4]) == stored)
+            }
+        }
     }
 
     @Test func variableLengthColumnsArePaddedWithMasks() throws {
         let cache = try TemporaryCache()
         try writeSynthetic(cache, batches: 3, size: 7)
         let reader = try CacheReader(path: cache.path)
-        var options = BatchLoaderOptions(columns: ["text/synthetic/tokens", "text/synthetic/ids"], batchSize: 5)
+        var options = LoaderOptions()
         options.maxLength = 3
-        options.seed = 1
-        let batches = try LoaderTests.collect(BatchLoader(reader: reader, options: options).epoch(0))
-        #expect(batches.flatMap(\.ids).count == 21)
+        let loader = try StreamingLoader(reader: reader, columns: ["text/synthetic/tokens", "text/synthetic/ids"], options: options)
+        let batches = try LoaderTests.collect(loader.run(LoaderTests.requests(ids: (1...21).map { UInt64($0) }, size: 5, seed: 1)))
+        #expect(batches.flatMap(\.request.captionIDs).count == 21)
+        var masked = 0
         for batch in batches {
-            let tokens = try #require(batch.features["text/synthetic/tokens"])
-            let mask = try #require(batch.masks["text/synthetic/tokens"])
-            let lengths = try #require(batch.lengths["text/synthetic/tokens"])
-            let longest = tokens.shape[1]
-            #expect(tokens.shape == [batch.ids.count, longest, 3])
-            #expect(mask.shape == [batch.ids.count, longest])
-            #expect(lengths == batch.ids.map { min(SyntheticCache.length(caption: $0), 3) })
+            let ids = batch.request.captionIDs
+            let tokens = try batch.column("text/synthetic/tokens")
+            let lengths = tokens.lengths
+            let longest = tokens.values.shape[1]
+            #expect(tokens.values.shape == [ids.count, longest, 3])
+            #expect(lengths == ids.map { min(SyntheticCache.length(caption: $0), 3) })
             #expect(longest == lengths.max())
-            let values = tokens.floats
-            let maskValues = mask.int32s
-            for (row, id) in batch.ids.enumerated() {
+            let values = tokens.values.floats
+            let mask = tokens.mask?.floats
+            if mask != nil { masked += 1 }
+            #expect((mask == nil) == lengths.allSatisfy { $0 == longest })
+            for (row, id) in ids.enumerated() {
                 let stored = try #require(try reader.value(column: "text/synthetic/tokens", id: id)).converted(to: .f32).floats
                 for step in 0..<longest {
                     let got = Array(values[(row * longest + step) * 3..<(row * longest + step + 1) * 3])
                     if step < lengths[row] {
-                        #expect(maskValues[row * longest + step] == 1)
+                        #expect(mask.map { $0[row * longest + step] == 1 } ?? true)
                         #expect(got == Array(stored[step * 3..<step * 3 + 3]))
                     } else {
-                        #expect(maskValues[row * longest + step] == 0)
+                        #expect(mask?[row * longest + step] == 0)
                         #expect(got == [0, 0, 0])
                     }
                 }
             }
-            let ids = try #require(batch.features["text/synthetic/ids"])
-            #expect(ids.dtype == .i32)
-            #expect(ids.shape[0] == batch.ids.count)
+            let tokenIDs = try batch.column("text/synthetic/ids")
+            #expect(tokenIDs.values.dtype == .i32)
+            #expect(tokenIDs.values.shape[0] == ids.count)
+        }
+        #expect(masked > 0)
+    }
+
+    @Test func mapsBecomeChannelsLastTokens() {
+        let (channels, positions) = (37, 5)
+        let source = (0..<(channels * positions)).map { Float($0) }
+        var output = [Float](repeating: -1, count: source.count)
+        source.withUnsafeBufferPointer { s in
+            output.withUnsafeMutableBufferPointer { StreamingLoader.transpose(s.baseAddress!, channels: channels, positions: positions, into: $0.baseAddress!) }
+        }
+        for p in 0..<positions {
+            for c in 0..<channels { #expect(output[p * channels + c] == source[c * positions + p]) }
+        }
+        let layout = TokenLayout(Manifest.Column(name: "m", modality: .image, dtype: .f16, shape: [8, 7, 7]))
+        #expect(layout == TokenLayout(Manifest.Column(name: "n", modality: .image, dtype: .f32, shape: [8, 7, 7])))
+        #expect(layout.width == 8 && layout.fixedTokens == 49 && layout.transposed)
+    }
+
+    @Test func blockShuffleIsAPermutationFixedBySeedAndEpoch() {
+        func order(_ seed: UInt64, _ epoch: Int, window: Int = 10) -> [Int] {
+            var generator = ShuffleOrder.generator(seed: seed, epoch: epoch)
+            return ShuffleOrder.positions(count: 103, block: 8, window: window, generator: &generator)
+        }
+        #expect(order(7, 3).sorted() == Array(0..<103))
+        #expect(order(7, 3) == order(7, 3))
+        #expect(order(7, 3) != order(7, 4))
+        #expect(order(8, 3) != order(7, 3))
+        // Without the window shuffle, blocks of 8 consecutive items stay together, in a shuffled order.
+        let blocks = order(7, 3, window: 1)
+        #expect(blocks != Array(0..<103))
+        var i = 0
+        while i < blocks.count {
+            let start = blocks[i]
+            let length = min(8, 103 - start)
+            #expect(start % 8 == 0)
+            #expect(Array(blocks[i..<min(i + length, blocks.count)]) == Array(start..<start + length))
+            i += length
         }
     }
 
-    @Test func aMissingValueStopsTheEpochWithAnError() throws {
+    @Test func aMissingValueStopsTheRunWithAnError() throws {
         let cache = try TemporaryCache()
         try writeSynthetic(cache, batches: 2, size: 4)
         let reader = try CacheReader(path: cache.path)
-        var options = BatchLoaderOptions(columns: ["image/synthetic/unused"], batchSize: 3)
-        options.ids = [1, 2, 3]
-        let epoch = try BatchLoader(reader: reader, options: options).epoch(0)
-        #expect(throws: CacheError.valueMissing(column: "image/synthetic/unused", id: 1, path: reader.path)) { _ = try epoch.next() }
-        #expect(try epoch.next() == nil)
-        #expect(throws: CacheError.self) { _ = try BatchLoader(reader: reader, options: BatchLoaderOptions(columns: ["nope"], batchSize: 3)) }
-        #expect(throws: CacheError.self) { _ = try BatchLoader(reader: reader, options: BatchLoaderOptions(columns: ["image/synthetic/f16"], batchSize: 0)) }
+        let run = try StreamingLoader(reader: reader, columns: ["image/synthetic/unused"]).run([LoaderRequest(imageIDs: [1, 2, 3])])
+        #expect(throws: CacheError.valueMissing(column: "image/synthetic/unused", id: 1, path: reader.path)) { _ = try run.next() }
+        #expect(try run.next() == nil)
+        #expect(throws: CacheError.self) { _ = try StreamingLoader(reader: reader, columns: ["nope"]) }
+        var options = LoaderOptions()
+        options.threads = 0
+        #expect(throws: CacheError.self) { _ = try StreamingLoader(reader: reader, columns: ["image/synthetic/f16"], options: options) }
     }
 
-    @Test func abandoningAnEpochStopsItsWorkers() throws {
+    @Test func abandoningARunStopsItsWorkers() throws {
         let cache = try TemporaryCache()
         try writeSynthetic(cache, batches: 4, size: 10)
         let reader = try CacheReader(path: cache.path)
-        let loader = try BatchLoader(reader: reader, options: BatchLoaderOptions(columns: ["image/synthetic/f32"], batchSize: 2))
-        for epoch in 0..<20 {
-            let running = loader.epoch(epoch)
+        let loader = try StreamingLoader(reader: reader, columns: ["image/synthetic/f32"])
+        let requests = (1...40).map { LoaderRequest(imageIDs: [UInt64($0)]) }
+        for _ in 0..<20 {
+            let running = loader.run(requests)
             _ = try running.next()
         }
-        // The workers of abandoned epochs released their read transactions: the map can still grow
+        // The workers of abandoned runs released their read transactions: the map can still grow
         // (growing waits until no read transaction of the process is live).
         let before = reader.environment.mapSize
         try reader.environment.growMap()

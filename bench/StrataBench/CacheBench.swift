@@ -83,19 +83,25 @@ enum CacheBench {
     static func timeLoader(path: String) throws
         -> (batchesPerSecond: Double, gigabytesPerSecond: Double, gigabytesPerCPUSecond: Double, threads: Int) {
         let reader = try CacheReader(path: path)
-        var options = BatchLoaderOptions(columns: columns.map(\.name), batchSize: 256)
-        options.seed = 3
+        var options = LoaderOptions()
         options.prefetch = 8
-        let loader = try BatchLoader(reader: reader, options: options)
+        let loader = try StreamingLoader(reader: reader, columns: columns.map(\.name), options: options)
+        let ids = try reader.ids(column: columns[0].name)
         var loaded = 0
         var outputBytes = 0
         let epoch = { (number: Int) throws in
             loaded = 0
             outputBytes = 0
-            let running = loader.epoch(number)
+            var generator = ShuffleOrder.generator(seed: 3, epoch: number)
+            let order = ShuffleOrder.positions(count: ids.count, block: 64, window: 256 * 8, generator: &generator).map { ids[$0] }
+            let requests = stride(from: 0, to: order.count, by: 256).map { start in
+                let rows = Array(order[start..<min(start + 256, order.count)])
+                return LoaderRequest(imageIDs: rows, captionIDs: rows)
+            }
+            let running = loader.run(requests)
             while let batch = try running.next() {
                 loaded += 1
-                outputBytes += batch.features.values.reduce(0) { $0 + $1.byteCount }
+                outputBytes += batch.columns.values.reduce(0) { $0 + $1.values.byteCount }
             }
         }
         try epoch(0)  // warm the page cache and the B-trees

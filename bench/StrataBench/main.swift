@@ -8,6 +8,7 @@ let benchmarks: [String: ([String]) throws -> Void] = [
     "tokenize": TokenizeBench.run,
     "image": ImageBench.run,
     "cache": CacheBench.run,
+    "loader": LoaderBench.run,
     "gemm": GemmBench.run,
     "train": TrainBench.run,
     "build": BuildBench.run,

@@ -10,7 +10,7 @@ import StrataTensor
 ///   MLP on the matching features `[u, v, u⊙v, |u−v|]` gives the image-text matching (ITM) logit. It is trained with binary cross-entropy on the
 ///   batch's positive pairs and, for each image and each caption, its hardest in-batch negative (highest
 ///   contrastive similarity); at evaluation it can re-rank the top candidates.
-public final class CrossAttentionHead: RetrievalHead {
+public final class CrossAttentionHead: EmbeddingHead {
     public let config: HeadConfig
     public let logitScale: Parameter?
     public var scoresAreCosine: Bool { true }
@@ -53,6 +53,18 @@ public final class CrossAttentionHead: RetrievalHead {
         let pi = try tape.dropout(try imageProjector.forward(tape.constant(image.values), on: tape), p: config.dropout)
         let pt = try tape.dropout(try textProjector.forward(tape.constant(text.values), on: tape), p: config.dropout)
         return Projected(image: pi, imageMask: image.mask, text: pt, textMask: text.mask)
+    }
+
+    public func imageEmbeddings(_ inputs: PairInputs, on tape: Tape) throws -> Variable {
+        let image = try inputs.image(config.image ?? "")
+        let projected = try tape.dropout(try imageProjector.forward(tape.constant(image.values), on: tape), p: config.dropout)
+        return try tape.l2Normalize(try tape.pooled(projected, mask: image.mask))
+    }
+
+    public func textEmbeddings(_ inputs: PairInputs, on tape: Tape) throws -> Variable {
+        let text = try inputs.text(config.text ?? "")
+        let projected = try tape.dropout(try textProjector.forward(tape.constant(text.values), on: tape), p: config.dropout)
+        return try tape.l2Normalize(try tape.pooled(projected, mask: text.mask))
     }
 
     func contrastiveScores(_ p: Projected, on tape: Tape) throws -> Variable {

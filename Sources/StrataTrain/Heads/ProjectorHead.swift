@@ -5,7 +5,7 @@ import StrataTensor
 /// and trained with symmetric InfoNCE under CLIP's learnable temperature.
 ///
 /// Parameters: `image_projector.projection.{0,2}.{weight,bias}`, `text_projector.…`, `logit_scale`.
-public final class ProjectorHead: RetrievalHead {
+public final class ProjectorHead: EmbeddingHead {
     public let config: HeadConfig
     public let logitScale: Parameter?
     public var scoresAreCosine: Bool { true }
@@ -39,9 +39,15 @@ public final class ProjectorHead: RetrievalHead {
         return try tape.dropout(try textProjector.forward(pooled, on: tape), p: config.dropout)
     }
 
+    public func imageEmbeddings(_ inputs: PairInputs, on tape: Tape) throws -> Variable {
+        try tape.l2Normalize(try embedImages(try inputs.image(config.image ?? ""), on: tape))
+    }
+
+    public func textEmbeddings(_ inputs: PairInputs, on tape: Tape) throws -> Variable {
+        try tape.l2Normalize(try embedTexts(try inputs.text(config.text ?? ""), on: tape))
+    }
+
     public func scores(_ inputs: PairInputs, on tape: Tape) throws -> Variable {
-        let image = try embedImages(try inputs.image(config.image ?? ""), on: tape)
-        let text = try embedTexts(try inputs.text(config.text ?? ""), on: tape)
-        return try tape.matmul(try tape.l2Normalize(image), try tape.l2Normalize(text), transposeB: true)
+        try tape.matmul(try imageEmbeddings(inputs, on: tape), try textEmbeddings(inputs, on: tape), transposeB: true)
     }
 }

@@ -2,150 +2,80 @@ import StrataCache
 import StrataSchema
 import StrataTensor
 
-/// The images of one split of a cache with their captions and the feature columns a head reads, held
-/// in memory as `f32` tokens (`[C, H, W]` maps become `H·W` tokens of width `C`; pooled vectors one token).
+/// The images of one split of a cache with their captions, and a streaming reader of the feature columns
+/// a head reads: only the split's ids are held in memory; features are read batch by batch through a
+/// `StreamingLoader` as `f32` tokens (`[C, H, W]` maps become `H·W` tokens of width `C`; pooled vectors
+/// one token), so memory is bounded by the batch and the prefetch depth, not by the cache.
 ///
 /// Images or captions without a value in one of the columns (failed at build time) are left out, and so
 /// are images left without captions.
-public final class PairData {
-    /// Tokens of one column: sample `i` holds `lengths[i]` tokens of `width` floats from `offsets[i]`.
-    struct Store {
-        let width: Int
-        var offsets: [Int] = []
-        var lengths: [Int] = []
-        var data: [Float] = []
-
-        mutating func append(_ tokens: [Float], count: Int) {
-            offsets.append(data.count)
-            lengths.append(count)
-            data += tokens
-        }
-
-        func batch(_ rows: [Int]) -> FeatureBatch {
-            let longest = rows.map { lengths[$0] }.max() ?? 0
-            var values = [Float](repeating: 0, count: rows.count * longest * width)
-            var mask = [Float](repeating: 0, count: rows.count * longest)
-            var ragged = false
-            for (r, row) in rows.enumerated() {
-                let n = lengths[row]
-                if n != longest { ragged = true }
-                let start = offsets[row]
-                values.withUnsafeMutableBufferPointer { dst in
-                    data.withUnsafeBufferPointer { src in
-                        for i in 0..<(n * width) { dst[r * longest * width + i] = src[start + i] }
-                    }
-                }
-                for t in 0..<n { mask[r * longest + t] = 1 }
-            }
-            let tensor = (try? Tensor(shape: [rows.count, longest, width], floats: values)) ?? Tensor(zeros: [rows.count, longest, width])
-            let maskTensor = ragged ? try? Tensor(shape: [rows.count, longest], floats: mask) : nil
-            return FeatureBatch(values: tensor, mask: maskTensor)
-        }
-    }
-
+public final class PairData: @unchecked Sendable {
     /// The cache path.
     public let cache: String
-    /// The split loaded.
+    /// The split read.
     public let split: String
+    /// The split's ids.
+    public let index: PairIndex
+    /// Image columns read.
+    public let imageColumns: [String]
+    /// Text columns read.
+    public let textColumns: [String]
+    /// Feature width of each image column.
+    public let imageWidths: [String: Int]
+    /// Feature width of each text column.
+    public let textWidths: [String: Int]
+    /// The loader of every column.
+    public let loader: StreamingLoader
+
     /// Image ids, ascending.
-    public let imageIDs: [UInt64]
+    public var imageIDs: [UInt64] { index.imageIDs }
     /// Caption ids, grouped by image in `imageIDs` order.
-    public let captionIDs: [UInt64]
+    public var captionIDs: [UInt64] { index.captionIDs }
     /// For each caption, its image's index in `imageIDs`.
-    public let captionImage: [Int]
+    public var captionImage: [Int] { index.captionImage }
     /// For each image, the indices of its captions in `captionIDs`.
-    public let captionsOfImage: [[Int]]
-    let imageStores: [String: Store]
-    let textStores: [String: Store]
-
+    public var captionsOfImage: [[Int]] { imageIDs.indices.map { Array(index.captions(ofImage: $0)) } }
     /// Number of images.
-    public var imageCount: Int { imageIDs.count }
+    public var imageCount: Int { index.imageIDs.count }
     /// Number of captions.
-    public var captionCount: Int { captionIDs.count }
+    public var captionCount: Int { index.captionIDs.count }
 
-    /// Feature width of each loaded image column.
-    public var imageWidths: [String: Int] { imageStores.mapValues(\.width) }
-    /// Feature width of each loaded text column.
-    public var textWidths: [String: Int] { textStores.mapValues(\.width) }
-
-    /// Loads `split` (`train`, `val`, `test`, `restval` or `unassigned`) of the cache read by `reader`,
-    /// reading only `imageColumns` and `textColumns`; text tokens beyond `maxTextLength` are dropped.
+    /// Indexes `split` (`train`, `val`, `test`, `restval` or `unassigned`) of the cache read by `reader`
+    /// for `imageColumns` and `textColumns`; text tokens beyond `maxTextLength` are dropped.
     public init(reader: CacheReader, split: String, imageColumns: [String], textColumns: [String],
-                maxTextLength: Int = .max) throws {
+                maxTextLength: Int = .max, options: LoaderOptions = LoaderOptions()) throws {
         func fail(_ reason: String) -> TrainError { .cacheData(cache: reader.path, reason: reason) }
-        guard let wanted = Split.allCases.first(where: { "\($0)" == split }) else {
+        guard Split.allCases.contains(where: { "\($0)" == split }) else {
             throw fail("unknown split '\(split)' (train, val, test, restval, unassigned)")
         }
         let imageColumns = HeadConfig.unique(imageColumns)
         let textColumns = HeadConfig.unique(textColumns)
         try PairData.requireColumns(imageColumns + textColumns, in: reader)
+        var imageWidths: [String: Int] = [:]
+        var textWidths: [String: Int] = [:]
         for name in imageColumns {
             let column = try reader.column(name)
             guard column.modality == .image else { throw fail("column '\(name)' holds text features, the head wants image features there") }
+            imageWidths[name] = try PairData.width(of: column)
         }
         for name in textColumns {
             let column = try reader.column(name)
             guard column.modality == .text else { throw fail("column '\(name)' holds image features, the head wants text features there") }
+            textWidths[name] = try PairData.width(of: column)
         }
-        let snapshot = try reader.snapshot()
-        defer { snapshot.end() }
-
-        var splitImages = Set<UInt64>()
-        for id in try snapshot.ids(table: CacheLayout.imagesTable) {
-            if let record = try snapshot.image(id: id), record.split == wanted { splitImages.insert(id) }
-        }
-        var captionsByImage: [UInt64: [UInt64]] = [:]
-        for id in try snapshot.ids(table: CacheLayout.captionsTable) {
-            if let record = try snapshot.caption(id: id), splitImages.contains(record.imageID) {
-                captionsByImage[record.imageID, default: []].append(id)
-            }
-        }
-
-        var imageStores = Dictionary(uniqueKeysWithValues: try imageColumns.map { ($0, Store(width: try PairData.width(of: reader.column($0)))) })
-        var textStores = Dictionary(uniqueKeysWithValues: try textColumns.map { ($0, Store(width: try PairData.width(of: reader.column($0)))) })
-        var imageIDs: [UInt64] = []
-        var captionIDs: [UInt64] = []
-        var captionImage: [Int] = []
-        var captionsOfImage: [[Int]] = []
-        for imageID in splitImages.sorted() {
-            guard let captions = captionsByImage[imageID] else { continue }
-            var imageTokens: [(String, [Float], Int)] = []
-            for name in imageColumns {
-                guard let value = try snapshot.value(column: name, id: imageID) else { break }
-                let (tokens, count) = PairData.tokens(value, maxLength: .max)
-                imageTokens.append((name, tokens, count))
-            }
-            guard imageTokens.count == imageColumns.count else { continue }
-            var kept: [Int] = []
-            for captionID in captions.sorted() {
-                var textTokens: [(String, [Float], Int)] = []
-                for name in textColumns {
-                    guard let value = try snapshot.value(column: name, id: captionID) else { break }
-                    let (tokens, count) = PairData.tokens(value, maxLength: maxTextLength)
-                    textTokens.append((name, tokens, count))
-                }
-                guard textTokens.count == textColumns.count else { continue }
-                for (name, tokens, count) in textTokens { textStores[name]?.append(tokens, count: count) }
-                kept.append(captionIDs.count)
-                captionIDs.append(captionID)
-                captionImage.append(imageIDs.count)
-            }
-            guard !kept.isEmpty else { continue }
-            for (name, tokens, count) in imageTokens { imageStores[name]?.append(tokens, count: count) }
-            imageIDs.append(imageID)
-            captionsOfImage.append(kept)
-        }
-        guard !imageIDs.isEmpty else {
+        index = try PairIndex(reader: reader, split: split, imageColumns: imageColumns, textColumns: textColumns)
+        guard !index.imageIDs.isEmpty else {
             throw TrainError.emptySplit(cache: reader.path, split: split, columns: imageColumns + textColumns)
         }
+        var options = options
+        options.maxLength = maxTextLength == .max ? nil : maxTextLength
+        loader = try StreamingLoader(reader: reader, columns: imageColumns + textColumns, options: options)
         cache = reader.path
         self.split = split
-        self.imageIDs = imageIDs
-        self.captionIDs = captionIDs
-        self.captionImage = captionImage
-        self.captionsOfImage = captionsOfImage
-        self.imageStores = imageStores
-        self.textStores = textStores
+        self.imageColumns = imageColumns
+        self.textColumns = textColumns
+        self.imageWidths = imageWidths
+        self.textWidths = textWidths
     }
 
     /// Fails naming the first of `names` the cache lacks, with the columns it has (and the likely
@@ -158,46 +88,81 @@ public final class PairData {
         }
     }
 
-    /// Token width of a column: the channel count of a `[C, H, W]` map, else the last dimension.
+    /// Token width of a column as the loader delivers it (`TokenLayout`): the channel count of a
+    /// `[C, H, W]` map, else the size of one step.
     static func width(of column: Manifest.Column) throws -> Int {
-        let shape = column.fixedShape
-        if shape.count == 3 && !column.isVariableLength { return shape[0] }
-        return shape.last ?? 1
+        TokenLayout(column).width
     }
 
-    /// A value as tokens: `[C]` → 1 token, `[C, H, W]` → `H·W` tokens (channels last), `[L, H]` → `L` tokens.
-    static func tokens(_ value: Tensor, maxLength: Int) -> ([Float], Int) {
-        let floats = value.converted(to: .f32).floats
-        let shape = value.shape
-        switch shape.count {
-        case 0, 1:
-            return (floats, 1)
-        case 3:
-            let (c, positions) = (shape[0], shape[1] * shape[2])
-            var out = [Float](repeating: 0, count: floats.count)
-            for ch in 0..<c {
-                for p in 0..<positions { out[p * c + ch] = floats[ch * positions + p] }
-            }
-            return (out, positions)
-        default:
-            let width = shape.dropFirst().reduce(1, *)
-            let n = min(shape[0], maxLength)
-            return (Array(floats.prefix(n * width)), n)
+    /// Image rows and caption rows of one batch.
+    public struct Rows: Sendable, Equatable {
+        /// Rows of `imageIDs`.
+        public var images: [Int]
+        /// Rows of `captionIDs`.
+        public var captions: [Int]
+
+        /// A batch of the given rows.
+        public init(images: [Int], captions: [Int]) {
+            self.images = images
+            self.captions = captions
         }
     }
 
+    /// The caption row of image `image`'s `choice`-th caption.
+    public func caption(ofImage image: Int, choice: Int) -> Int { index.captions(ofImage: image).lowerBound + choice }
+
+    /// Reads `batches` in the background, in order, at most the loader's prefetch depth ahead.
+    public func stream(_ batches: [Rows]) -> PairStream {
+        PairStream(data: self, rows: batches)
+    }
+
+    /// Head inputs pairing images `imageRows` with captions `captionRows`, read on the calling thread.
+    public func inputs(images imageRows: [Int], captions captionRows: [Int]) throws -> PairInputs {
+        try inputs(loader.load(request(Rows(images: imageRows, captions: captionRows))))
+    }
+
     /// Batches of the image columns for the images at `rows`.
-    public func imageBatch(_ rows: [Int]) -> [String: FeatureBatch] {
-        imageStores.mapValues { $0.batch(rows) }
+    public func imageBatch(_ rows: [Int]) throws -> [String: FeatureBatch] {
+        try inputs(images: rows, captions: []).images
     }
 
     /// Batches of the text columns for the captions at `rows`.
-    public func textBatch(_ rows: [Int]) -> [String: FeatureBatch] {
-        textStores.mapValues { $0.batch(rows) }
+    public func textBatch(_ rows: [Int]) throws -> [String: FeatureBatch] {
+        try inputs(images: [], captions: rows).texts
     }
 
-    /// Head inputs pairing images `imageRows` with captions `captionRows`.
-    public func inputs(images imageRows: [Int], captions captionRows: [Int]) -> PairInputs {
-        PairInputs(images: imageBatch(imageRows), texts: textBatch(captionRows))
+    func request(_ rows: Rows) -> LoaderRequest {
+        LoaderRequest(imageIDs: rows.images.map { index.imageIDs[$0] }, captionIDs: rows.captions.map { index.captionIDs[$0] })
+    }
+
+    func inputs(_ batch: LoadedBatch) throws -> PairInputs {
+        func features(_ names: [String]) throws -> [String: FeatureBatch] {
+            var result: [String: FeatureBatch] = [:]
+            for name in names {
+                let column = try batch.column(name)
+                result[name] = FeatureBatch(values: column.values, mask: column.mask)
+            }
+            return result
+        }
+        return PairInputs(images: try features(imageColumns), texts: try features(textColumns))
+    }
+}
+
+/// Batches of a `PairData` read in the background, in order.
+public final class PairStream {
+    let data: PairData
+    let rows: [PairData.Rows]
+    let run: LoaderRun
+
+    init(data: PairData, rows: [PairData.Rows]) {
+        self.data = data
+        self.rows = rows
+        run = data.loader.run(rows.map(data.request))
+    }
+
+    /// The next batch's rows and head inputs, nil after the last.
+    public func next() throws -> (rows: PairData.Rows, inputs: PairInputs)? {
+        guard let batch = try run.next() else { return nil }
+        return (rows[batch.index], try data.inputs(batch))
     }
 }

@@ -38,23 +38,25 @@ public final class HeadTrainer {
     /// Called with a line of progress per epoch.
     public var progress: (String) -> Void = { _ in }
 
-    /// Loads the head's columns from the cache at `cachePath` and initialises the head from the seed.
-    public convenience init(config: HeadConfig, cachePath: String, outputDirectory: URL? = nil) throws {
+    /// Indexes the training and validation splits of the cache at `cachePath` (features are streamed
+    /// batch by batch) and initialises the head from the seed.
+    public convenience init(config: HeadConfig, cachePath: String, outputDirectory: URL? = nil,
+                            loaderOptions: LoaderOptions = LoaderOptions()) throws {
         let reader = try CacheReader(path: cachePath)
         let train = try PairData(reader: reader, split: config.train.split, imageColumns: config.imageColumns,
-                                 textColumns: config.textColumns, maxTextLength: config.train.maxTextLength)
+                                 textColumns: config.textColumns, maxTextLength: config.train.maxTextLength, options: loaderOptions)
         // A cache without a validation split is validated on its training split; any other problem is an error.
         let validation: PairData
         do {
             validation = try PairData(reader: reader, split: config.train.valSplit, imageColumns: config.imageColumns,
-                                      textColumns: config.textColumns, maxTextLength: config.train.maxTextLength)
+                                      textColumns: config.textColumns, maxTextLength: config.train.maxTextLength, options: loaderOptions)
         } catch TrainError.emptySplit {
             validation = train
         }
         try self.init(config: config, train: train, validation: validation, outputDirectory: outputDirectory)
     }
 
-    /// Trains on already loaded data.
+    /// Trains on already indexed data.
     public init(config: HeadConfig, train: PairData, validation: PairData, outputDirectory: URL? = nil) throws {
         self.config = config
         self.train = train
@@ -94,9 +96,10 @@ public final class HeadTrainer {
             var sums: [String: Double] = [:]
             var total = 0.0
             let batches = plan.batches(epoch: epoch)
-            for batch in batches {
-                let captions = zip(batch.images, batch.captionChoice).map { train.captionsOfImage[$0][$1] }
-                let inputs = train.inputs(images: batch.images, captions: captions)
+            let stream = train.stream(batches.map { batch in
+                PairData.Rows(images: batch.images, captions: zip(batch.images, batch.captionChoice).map { train.caption(ofImage: $0, choice: $1) })
+            })
+            while let (_, inputs) = try stream.next() {
                 tape.reset()
                 optimizer.zeroGradients()
                 let (loss, parts) = try head.loss(inputs, on: tape)

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Reads a Strata feature cache with `lmdb` and `numpy` only (layout: schemas/cache-layout.md).
 
     import strata_cache
@@ -8,8 +7,8 @@
     ids, values, lengths = cache.column_arrays("text/bert/layer12")
     cache.verify()                     # [] when every checksum and size is right
 
-`python3 strata_cache.py CACHE` prints the manifest's columns with their counts;
-`python3 strata_cache.py to-parquet DIR` turns the metadata tables of `strata export --to DIR/`
+`python3 -m strata_cache CACHE` prints the manifest's columns with their counts;
+`python3 -m strata_cache to-parquet DIR` turns the metadata tables of `strata export --to DIR/`
 into metadata_N.parquet (needs pyarrow).
 """
 import json
@@ -79,17 +78,61 @@ class Column:
         return f"Column({self.name}, {self.modality}, {self.dtype} [{shape}], {self.count} samples)"
 
 
+class _Opened:
+    """An environment opened by this process, with the database handles opened in it."""
+
+    def __init__(self, env):
+        self.env = env
+        self.dbs = {}
+
+
+_OPENED = {}
+
+
+def _opened(path):
+    real = os.path.realpath(path)
+    entry = _OPENED.get(real)
+    if entry is not None and entry[0] == os.getpid():
+        return entry[1]
+    try:
+        # With the lock file, a writer running at the same time never reuses pages this reader sees.
+        env = lmdb.open(real, readonly=True, max_dbs=512, subdir=True)
+    except lmdb.Error:
+        # A cache on read-only media: nobody can be writing it.
+        env = lmdb.open(real, readonly=True, lock=False, max_dbs=512, subdir=True)
+    opened = _Opened(env)
+    _OPENED[real] = (os.getpid(), opened)
+    return opened
+
+
+def environment(path):
+    """The read-only LMDB environment of `path` for this process, opened on first use.
+
+    LMDB allows one environment per file and process, and none may be used across `fork()`: readers of
+    the same cache in one process share it, and every process opens its own. Environments are closed
+    before this process forks (they reopen on next use), so a forked child such as a DataLoader worker
+    never inherits one and opens its own.
+    """
+    return _opened(path).env
+
+
+def _close_before_fork():
+    for pid, opened in list(_OPENED.values()):
+        if pid == os.getpid():
+            opened.env.close()
+    _OPENED.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_close_before_fork)
+
+
 class Cache:
-    """A read-only view of a cache directory."""
+    """A read-only view of a cache directory. Safe to pickle: a copy in another process opens the
+    environment again there."""
 
     def __init__(self, path):
         self.path = path
-        try:
-            # With the lock file, a writer running at the same time never reuses pages this reader sees.
-            self.env = lmdb.open(path, readonly=True, max_dbs=512, subdir=True)
-        except lmdb.Error:
-            # A cache on read-only media: nobody can be writing it.
-            self.env = lmdb.open(path, readonly=True, lock=False, max_dbs=512, subdir=True)
         meta = self._db("meta")
         with self.env.begin() as txn:
             raw = txn.get(b"manifest", db=meta)
@@ -100,11 +143,23 @@ class Cache:
             raise ValueError(f"{path}: format version {self.manifest['formatVersion']}, this reader reads {FORMAT_VERSION}")
         self.columns = {entry["name"]: Column(entry) for entry in self.manifest["columns"]}
 
+    @property
+    def env(self):
+        """This process's environment of the cache (opened on first use, again after a fork)."""
+        return environment(self.path)
+
     def _db(self, name):
-        return self.env.open_db(name.encode(), create=False)
+        opened = _opened(self.path)
+        db = opened.dbs.get(name)
+        if db is None:
+            db = opened.dbs[name] = opened.env.open_db(name.encode(), create=False)
+        return db
 
     def close(self):
-        self.env.close()
+        """Closes the environment for every reader of this cache in this process (reopened on next use)."""
+        entry = _OPENED.pop(os.path.realpath(self.path), None)
+        if entry is not None and entry[0] == os.getpid():
+            entry[1].env.close()
 
     def ids(self, column):
         """The sample ids of a column, ascending, as uint64."""
@@ -232,7 +287,7 @@ def main(argv):
                 print(metadata_to_parquet(os.path.join(folder, name)))
         return 0
     if len(argv) != 2:
-        print("usage: strata_cache.py CACHE | strata_cache.py to-parquet EXPORT_DIR", file=sys.stderr)
+        print("usage: python3 -m strata_cache CACHE | python3 -m strata_cache to-parquet EXPORT_DIR", file=sys.stderr)
         return 2
     cache = Cache(argv[1])
     counts = cache.manifest["counts"]
@@ -244,5 +299,6 @@ def main(argv):
     return 0
 
 
-if __name__ == "__main__":
+def cli():
+    """Entry point of the `strata-cache` command."""
     sys.exit(main(sys.argv))

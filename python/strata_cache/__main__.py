@@ -1,0 +1,5 @@
+import sys
+
+from .cache import main
+
+sys.exit(main(sys.argv))
