@@ -33,7 +33,7 @@ struct EvalCommand: ParsableCommand {
         let reader = try CacheReader(path: cache)
         var rows: [(label: String, metrics: RetrievalMetrics)] = []
         var runs: [(label: String, records: [TrainingRecord])] = []
-        let rankerHead = try ranker.map { try HeadCheckpoint.load(URL(fileURLWithPath: $0)) }
+        let rankerHead = try ranker.map { try HeadCheckpoint.load(URL(fileURLWithPath: $0), for: reader) }
         if let rankerHead, !(rankerHead is EmbeddingHead) {
             throw ValidationError("--ranker \(ranker ?? ""): '\(rankerHead.config.name)' is a \(rankerHead.config.kind.rawValue) head, not an embedding head (projector, cross-attention)")
         }
