@@ -128,7 +128,7 @@ public enum ColumnExport {
 /// `DIR/img_emb/img_emb_N.npy` (or `text_emb/text_emb_N.npy`) holds `[n, ...]` values (bf16 widened to
 /// `<f4`); `DIR/metadata/metadata_N.jsonl` holds JSON objects with `id` (the cache key), `image_id`,
 /// `file_name`, `split`, `caption_id` and `caption`. An image row carries its image's first caption (lowest
-/// id), a caption row its own and its image's fields. the `strata_cache` Python package (`python/`) turns each JSON Lines
+/// id), a caption row its own and its image's fields. The `strata_cache` Python package (`python/`) turns each JSON Lines
 /// table into `metadata_N.parquet` with pyarrow.
 public enum ColumnShards {
     /// Writes `column` of `reader` into `directory` in shards of `shardSize` samples; returns the files.

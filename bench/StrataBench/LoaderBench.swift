@@ -74,7 +74,7 @@ enum LoaderBench {
 
     /// One epoch of (C5, tokens) pairs through `PairData`, as `strata train` reads it.
     static func strataEpoch(path: String, epoch: Int) throws -> Epoch {
-        resetPeakRSS()
+        PeakMemory.reset()
         let reader = try CacheReader(path: path)
         let data = try PairData(reader: reader, split: "train", imageColumns: [image.name], textColumns: [tokens.name], maxTextLength: maxText)
         let plan = EpochPlan(captionCounts: data.captionsOfImage.map(\.count), batchSize: batchSize, seed: 1)
@@ -101,7 +101,7 @@ enum LoaderBench {
             for row in batch.captions { stored += try snapshot.rawValue(column: tokens.name, id: data.captionIDs[row])?.count ?? 0 }
         }
         return Epoch(gigabytesPerSecond: Double(output) / seconds / 1e9, cacheGigabytesPerSecond: Double(stored) / seconds / 1e9,
-                     pairsPerSecond: Double(pairs) / seconds, peakRSS: peakRSS(), threads: data.loader.options.threads)
+                     pairsPerSecond: Double(pairs) / seconds, peakRSS: PeakMemory.residentBytes, threads: data.loader.options.threads)
     }
 
     /// A projector (pooled C5 → 256, mean tokens → 256) epoch: its time, the loader's alone on the same
@@ -200,16 +200,4 @@ enum LoaderBench {
         return Double(total) / seconds / 1e9
     }
 
-    static func resetPeakRSS() {
-        try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
-    }
-
-    /// VmHWM of this process (since the last `resetPeakRSS`).
-    static func peakRSS() -> Double {
-        let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
-        for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
-            return Double(line.split(separator: " ").dropFirst().first ?? "0").map { $0 * 1024 } ?? .nan
-        }
-        return .nan
-    }
 }
