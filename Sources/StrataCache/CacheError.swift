@@ -97,6 +97,10 @@ public enum CacheError: Error, CustomStringConvertible, Equatable {
     case io(path: String, reason: String)
     /// An argument out of range (batch size, thread count, ...).
     case invalidArgument(String)
+    /// Parts of a split build that a merge needs and cannot find: each `I-of-N` and where it was looked for.
+    case partsMissing(names: [String], looked: [String])
+    /// A part a merge cannot use: not a part, incomplete, damaged or from a different build.
+    case partRefused(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -126,6 +130,11 @@ public enum CacheError: Error, CustomStringConvertible, Equatable {
             return "\(path): \(reason)"
         case let .invalidArgument(reason):
             return "invalid argument: \(reason)"
+        case let .partsMissing(names, looked):
+            let listed = zip(names, looked).map { $1.isEmpty ? $0 : "\($0) (looked for \($1))" }
+            return "cannot merge: missing part\(names.count == 1 ? "" : "s") \(listed.joined(separator: ", ")); build \(names.count == 1 ? "it" : "them") with strata build PIPELINE --part I/N"
+        case let .partRefused(path, reason):
+            return "\(path): cannot merge this part: \(reason)"
         }
     }
 

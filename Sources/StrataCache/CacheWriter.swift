@@ -37,6 +37,9 @@ public final class CacheWriter {
         }
         let tables = try environment.createDatabases(names)
         self.tables = tables
+        // The manifest's transaction starts on a fresh handle too, so a writer killed between creating
+        // the tables and writing the manifest resumes to the same bytes.
+        try environment.renewHandle()
 
         let existing: Manifest? = try environment.read { transaction in
             guard let meta = tables[CacheLayout.metaTable],
@@ -51,6 +54,11 @@ public final class CacheWriter {
                 return column
             }
             comparable.counts = existing.counts
+            if existing.part?.name != manifest.part?.name {
+                let theirs = existing.part.map { "part \($0.name) of a build" } ?? "a whole cache"
+                let ours = manifest.part.map { "part \($0.name)" } ?? "a whole cache"
+                throw CacheError.manifestInvalid(path: environment.path, reason: "the directory holds \(theirs); this run writes \(ours); write to a new directory")
+            }
             // Caches from before the gemm was recorded were computed with OpenBLAS.
             let theirGemm = existing.encoders.map { $0.gemm ?? "openblas" }
             let ourGemm = comparable.encoders.map { $0.gemm ?? "openblas" }
@@ -113,7 +121,13 @@ public final class CacheWriter {
 
     private func commit(_ batch: CacheBatch, countsAsBatch: Bool, pipeline: String?) throws {
         guard !closed else { throw CacheError.invalidArgument("write after close on \(path)") }
-        let plan = try WritePlan(batch: batch, manifest: manifest)
+        try commit(try WritePlan(batch: batch, manifest: manifest))
+    }
+
+    /// Commits a planned transaction: every table's entries, the failures, then the manifest with the
+    /// new counts; then renews the handle, so the next transaction's pages depend on the contents only.
+    func commit(_ plan: WritePlan) throws {
+        guard !closed else { throw CacheError.invalidArgument("write after close on \(path)") }
         let tables = tables
         let startIDs = lastIDs
         let startManifest = manifest

@@ -22,6 +22,9 @@ public struct Manifest: Codable, Equatable, Sendable {
     public var columns: [Column]
     /// Entry counts, updated in the same transaction as every committed batch.
     public var counts: Counts
+    /// Which part of a build split into parts this cache is (`strata build --part I/N`); absent in a
+    /// whole cache, including one merged from parts.
+    public var part: Part?
 
     /// A manifest for a new cache; counts start at zero.
     public init(pipeline: String, encoders: [Encoder] = [], preprocessing: Preprocessing? = nil,
@@ -196,6 +199,53 @@ public struct Manifest: Codable, Equatable, Sendable {
 
         /// Name of the table that holds the CRC-32 of each value.
         public var checksumTable: String { name + CacheLayout.checksumSuffix }
+    }
+
+    /// One part of a build split into N parts: the shards (transactions of the whole build) it holds.
+    public struct Part: Codable, Equatable, Sendable {
+        /// This part's number, from 0.
+        public var index: Int
+        /// How many parts the build was split into.
+        public var count: Int
+        /// Shards (transactions) of the whole build, all parts together.
+        public var totalShards: Int
+        /// This part's shards in the order it commits them: its `k`-th transaction is `shards[k]`.
+        public var shards: [Shard]
+
+        /// Describes part `index` of `count`.
+        public init(index: Int, count: Int, totalShards: Int, shards: [Shard]) {
+            self.index = index
+            self.count = count
+            self.totalShards = totalShards
+            self.shards = shards
+        }
+
+        /// `I-of-N`, the part's name and the folder it is written to by default.
+        public var name: String { "\(index)-of-\(count)" }
+
+        /// One shard of the whole build: its images are exactly the build's images with ids in
+        /// `firstImage...lastImage`, and its captions those of these images.
+        public struct Shard: Codable, Equatable, Sendable {
+            /// Position in the whole build (its transaction number there).
+            public var shard: Int
+            /// The smallest image id of the shard.
+            public var firstImage: UInt64
+            /// The largest image id of the shard.
+            public var lastImage: UInt64
+            /// Images in the shard.
+            public var images: Int
+            /// Captions in the shard.
+            public var captions: Int
+
+            /// Describes a shard.
+            public init(shard: Int, firstImage: UInt64, lastImage: UInt64, images: Int, captions: Int) {
+                self.shard = shard
+                self.firstImage = firstImage
+                self.lastImage = lastImage
+                self.images = images
+                self.captions = captions
+            }
+        }
     }
 
     /// Entry counts of the index tables.

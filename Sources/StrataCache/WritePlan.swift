@@ -48,27 +48,33 @@ struct WritePlan {
     let clearedFailures: [[UInt8]]
 
     init(batch: CacheBatch, manifest: Manifest) throws {
-        var tables: [Table] = []
-        if !batch.images.isEmpty {
-            let entries = try batch.images.map { Entry(id: $0.id, record: try $0.record.encoded(id: $0.id)) }
-            tables.append(Table(name: CacheLayout.imagesTable, entries: WritePlan.sorted(entries)))
-        }
-        if !batch.captions.isEmpty {
-            let entries = try batch.captions.map { Entry(id: $0.id, record: try $0.record.encoded(id: $0.id)) }
-            tables.append(Table(name: CacheLayout.captionsTable, entries: WritePlan.sorted(entries)))
-        }
-        for name in batch.values.keys.sorted() {
+        let images = try batch.images.map { Entry(id: $0.id, record: try $0.record.encoded(id: $0.id)) }
+        let captions = try batch.captions.map { Entry(id: $0.id, record: try $0.record.encoded(id: $0.id)) }
+        var columns: [String: [Entry]] = [:]
+        for (name, values) in batch.values {
             guard let column = manifest.column(named: name) else { throw CacheError.unknownColumn(name, path: "<writer>") }
-            let values = batch.values[name] ?? []
-            let prepared = try values.map { try WritePlan.conform($0, to: column) }
-            let entries = WritePlan.checksummed(prepared)
+            columns[name] = WritePlan.checksummed(try values.map { try WritePlan.conform($0, to: column) })
+        }
+        self.init(images: images, captions: captions, columns: columns,
+                  failures: batch.failures.map { (key: FailureKey.bytes(modality: $0.modality, id: $0.id), reason: Array($0.reason.utf8)) },
+                  clearedFailures: batch.clearedFailures.map { FailureKey.bytes(modality: $0.modality, id: $0.id) })
+    }
+
+    /// The plan for entries as stored (a shard copied from a part cache, see `PartMerge`): the tables
+    /// in the order every transaction writes them (images, captions, then the columns by name), each by
+    /// increasing id, and the failures by key, so equal contents are put in the same order.
+    init(images: [Entry], captions: [Entry], columns: [String: [Entry]], failures: [(key: [UInt8], reason: [UInt8])],
+         clearedFailures: [[UInt8]] = []) {
+        var tables: [Table] = []
+        if !images.isEmpty { tables.append(Table(name: CacheLayout.imagesTable, entries: WritePlan.sorted(images))) }
+        if !captions.isEmpty { tables.append(Table(name: CacheLayout.captionsTable, entries: WritePlan.sorted(captions))) }
+        for name in columns.keys.sorted() {
+            guard let entries = columns[name], !entries.isEmpty else { continue }
             tables.append(Table(name: name, entries: WritePlan.sorted(entries)))
         }
         self.tables = tables
-        failures = batch.failures
-            .map { (key: FailureKey.bytes(modality: $0.modality, id: $0.id), reason: Array($0.reason.utf8)) }
-            .sorted { $0.key.lexicographicallyPrecedes($1.key) }
-        clearedFailures = batch.clearedFailures.map { FailureKey.bytes(modality: $0.modality, id: $0.id) }
+        self.failures = failures.sorted { $0.key.lexicographicallyPrecedes($1.key) }
+        self.clearedFailures = clearedFailures
     }
 
     /// Entries for `values`, their checksums computed on several threads.

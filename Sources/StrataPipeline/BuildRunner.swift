@@ -27,6 +27,10 @@ public struct BuildOptions: Sendable {
     public var maxFailures: FailureLimit = .everyImage
     /// Writes `stats.json` into the cache directory at the end of the run.
     public var writeStats = true
+    /// Builds only this part of the plan's shards, into its own part cache (see `BuildPart`).
+    public var part: BuildPart?
+    /// Where a part is written; by default `CACHE.parts/I-of-N` beside the cache.
+    public var partCache: URL?
     /// Called on the writer's thread after each transaction commits, with the number of shards now
     /// committed (e.g. to raise `stop` after some shards).
     public var afterCommit: (@Sendable (Int) -> Void)?
@@ -59,16 +63,22 @@ public final class BuildRunner {
         self.options = options
     }
 
-    /// The cache directory this build writes.
-    public var cacheURL: URL { options.cache ?? config.cache }
+    /// The cache directory this build writes: the cache, or the part's own cache when building a part.
+    public var cacheURL: URL {
+        let cache = options.cache ?? config.cache
+        guard let part = options.part else { return cache }
+        return options.partCache ?? PartMerge.partFolder(of: cache, index: part.index, count: part.count)
+    }
 
     /// Builds (or resumes) the cache and returns what was done.
     public func run() throws -> BuildSummary {
         let started = DispatchTime.now().uptimeNanoseconds
         // Inputs are checked before any encoder loads: a wrong path fails now, naming its key.
         try Preflight.checkInputs(config, options: options)
-        let plan = try BuildPlan.make(config)
+        var plan = try BuildPlan.make(config)
         try Preflight.checkImageSample(plan, config: config)
+        var partRecord: Manifest.Part?
+        if let part = options.part { (plan, partRecord) = plan.part(part) }
         // Seeded weights are generated once per model, seed and sizes, and shared by later builds.
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("strata-seeded")
 
@@ -96,6 +106,7 @@ public final class BuildRunner {
                                 columns: (imageSide?.levels ?? []).map(\.column) + (textSide?.levels ?? []).map(\.column))
         let stored = try storedPipeline(orRefuse: manifest.pipeline)
         manifest.pipeline = stored.text
+        manifest.part = partRecord
 
         let writer = try CacheWriter(path: cacheURL.path, manifest: manifest)
         defer { writer.close() }

@@ -68,6 +68,10 @@ public struct BuildSummary {
         if let exceeded = failureLimitExceeded { state += ", but the build failed: \(exceeded)" }
         lines.append("cache \(cache): \(state)")
         lines.append("  \(manifest.counts.images) images, \(manifest.counts.captions) captions, \(committedShards)/\(plan.shards.count) transactions, \(manifest.counts.failures) failures")
+        if let part = manifest.part {
+            lines.append("  part \(part.index) of \(part.count): \(part.shards.count) of the build's \(part.totalShards) transactions; "
+                         + "when every part is complete, strata merge writes the whole cache")
+        }
         if firstShard > 0 { lines.append("  resumed after \(firstShard) transactions already in the cache") }
         for name in seededEncoders {
             lines.append("  note: \(name) ran on weights drawn from a fixed seed, not a trained checkpoint; its features only exercise the pipeline")

@@ -14,6 +14,8 @@ public enum PipelineError: Error, CustomStringConvertible, Equatable, Sendable {
     /// the pipeline key (or command-line option), `path` the resolved path, `written` the value as
     /// written and `base` the folder a relative value was resolved against (nil for an absolute one).
     case inputMissing(file: String, key: String, path: String, written: String, base: String?, reason: String)
+    /// A part of a split build (`--part I/N` or a Slurm array task) that does not name one part of N.
+    case invalidPart(given: String, reason: String)
 
     public var description: String {
         switch self {
@@ -31,6 +33,8 @@ public enum PipelineError: Error, CustomStringConvertible, Equatable, Sendable {
         case let .inputMissing(file, key, path, written, base, reason):
             let origin = base.map { " (\"\(written)\" resolved against \($0))" } ?? ""
             return "\(file): \(key): \(path) \(reason)\(origin)"
+        case let .invalidPart(given, reason):
+            return "part '\(given)': \(reason)"
         }
     }
 }

@@ -17,9 +17,21 @@ struct BuildCommand: ParsableCommand {
     @Flag(name: .long, help: "Print the build's stats.json (counts, failures by cause, stage times, versions) instead of the report.")
     var json = false
 
+    @Option(name: .long, help: "Build part I of N (I from 0) into its own cache, CACHE.parts/I-of-N; strata merge joins the parts. Under a Slurm job array it defaults to the array task.")
+    var part: String?
+
+    @Option(name: .long, help: "With a part: write it here instead of CACHE.parts/I-of-N.")
+    var partCache: String?
+
     func run() throws {
         let config = try PipelineConfig.load(contentsOf: URL(fileURLWithPath: pipeline))
-        let summary = try buildOptions.build(config, seedMissing: false)
+        var part = try part.map(BuildPart.init(parsing:))
+        if part == nil, let task = try BuildPart.slurmArrayTask(ProcessInfo.processInfo.environment) {
+            FileHandle.standardError.write(Data("building part \(task) (Slurm array task \(ProcessInfo.processInfo.environment["SLURM_ARRAY_TASK_ID"] ?? "?"))\n".utf8))
+            part = task
+        }
+        if partCache != nil, part == nil { throw ValidationError("--part-cache needs --part I/N (or a Slurm array task)") }
+        let summary = try buildOptions.build(config, seedMissing: false, part: part, partCache: partCache)
         if json {
             print(String(decoding: try summary.statsJSON(), as: UTF8.self))
         } else {
@@ -69,9 +81,11 @@ struct BuildRunOptions: ParsableArguments {
 
     /// Runs the build; the first Ctrl-C (or SIGTERM) stops after the transaction being written, the
     /// second exits at once (the cache stays consistent either way).
-    func build(_ config: PipelineConfig, seedMissing: Bool) throws -> BuildSummary {
+    func build(_ config: PipelineConfig, seedMissing: Bool, part: BuildPart? = nil, partCache: String? = nil) throws -> BuildSummary {
         var options = BuildOptions()
         options.cache = cache.map { URL(fileURLWithPath: $0) }
+        options.part = part
+        options.partCache = partCache.map { URL(fileURLWithPath: $0) }
         options.imageCheckpoint = imageCheckpoint.map { URL(fileURLWithPath: $0) }
         options.textCheckpoint = textCheckpoint.map { URL(fileURLWithPath: $0) }
         options.seedMissingCheckpoints = seedMissing
@@ -87,8 +101,15 @@ struct BuildRunOptions: ParsableArguments {
         case "none": options.progress = nil
         default: options.progress = BuildProgress.standardErrorIsTerminal ? .bar : .log
         }
-        let stop = options.stop
-        let sources = [SIGINT, SIGTERM].map { number -> DispatchSourceSignal in
+        let sources = BuildRunOptions.stopOnSignals(options.stop)
+        defer { sources.forEach { $0.cancel() } }
+        return try BuildRunner(config: config, provider: .standard, options: options).run()
+    }
+
+    /// Raises `stop` on the first SIGINT or SIGTERM (the writer stops after the transaction being
+    /// written) and exits at once on the second. Cancel the returned sources when done.
+    static func stopOnSignals(_ stop: StopFlag) -> [DispatchSourceSignal] {
+        [SIGINT, SIGTERM].map { number -> DispatchSourceSignal in
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler {
@@ -99,7 +120,5 @@ struct BuildRunOptions: ParsableArguments {
             source.resume()
             return source
         }
-        defer { sources.forEach { $0.cancel() } }
-        return try BuildRunner(config: config, provider: .standard, options: options).run()
     }
 }

@@ -20,6 +20,7 @@ struct Strata: ParsableCommand {
             SyntheticCacheCommand.self,
             ForkProbeCommand.self,
             BuildCommand.self,
+            MergeCommand.self,
             DemoCommand.self,
             EncodeCommand.self,
             TrainCommand.self,

@@ -21,7 +21,7 @@ import Testing
         try text.write(to: pipeline, atomically: true, encoding: .utf8)
 
         let straight = folder.appendingPathComponent("straight")
-        #expect(try runBuild(strata, pipeline, straight, kill: nil) == .completed)
+        #expect(try BuildFixture.runBuild(strata, pipeline, straight, kill: nil) == .completed)
         let expected = try BuildFixture.dataFile(straight)
 
         let interrupted = folder.appendingPathComponent("interrupted")
@@ -32,10 +32,10 @@ import Testing
         while rounds < 60 {
             rounds += 1
             // Most kills land while shards are being written; every fourth while weights load.
-            let kill: Kill? = kills >= 10 ? nil
+            let kill: BuildFixture.Kill? = kills >= 10 ? nil
                 : rounds % 4 == 0 ? .afterStart(Double(generator.next() % 1500) / 1000)
                 : .afterCommit(Double(generator.next() % 500) / 1000)
-            let outcome = try runBuild(strata, pipeline, interrupted, kill: kill)
+            let outcome = try BuildFixture.runBuild(strata, pipeline, interrupted, kill: kill)
             if outcome == .completed {
                 #expect(try BuildFixture.dataFile(interrupted) == expected, "seed \(seed): the resumed cache differs")
                 if kills >= 10 {
@@ -64,43 +64,6 @@ import Testing
         #expect(finished, "the build never finished after its kills (seed \(seed))")
         #expect(kills >= 10, "only \(kills) builds were killed while running (seed \(seed))")
         #expect(Set(shardsSeen).count >= 5, "kills landed at too few points: \(shardsSeen) (seed \(seed))")
-    }
-
-    private func modificationDate(_ path: String) -> Date? {
-        (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date
-    }
-
-    enum Outcome: Equatable { case completed, killed, failed(Int32) }
-
-    /// When to send SIGKILL: seconds after the process started, or after it first committed a transaction.
-    enum Kill { case afterStart(Double), afterCommit(Double) }
-
-    private func runBuild(_ strata: URL, _ pipeline: URL, _ cache: URL, kill: Kill?) throws -> Outcome {
-        let process = Process()
-        process.executableURL = strata
-        process.arguments = ["build", pipeline.path, "--cache", cache.path, "--progress", "none"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        switch kill {
-        case nil:
-            break
-        case let .afterStart(delay):
-            Thread.sleep(forTimeInterval: delay)
-        case let .afterCommit(delay):
-            // Waits until this process has committed a transaction (the data file changed).
-            let data = cache.appendingPathComponent("data.mdb").path
-            let before = modificationDate(data)
-            let deadline = Date().addingTimeInterval(30)
-            while process.isRunning && modificationDate(data) == before && Date() < deadline {
-                Thread.sleep(forTimeInterval: 0.005)
-            }
-            Thread.sleep(forTimeInterval: delay)
-        }
-        if kill != nil { Foundation.kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
-        if process.terminationReason == .uncaughtSignal { return .killed }
-        return process.terminationStatus == 0 ? .completed : .failed(process.terminationStatus)
     }
 }
 

@@ -53,9 +53,11 @@ enum BuildFixture {
     /// Runs a build in this process.
     @discardableResult
     static func build(_ pipeline: URL, cache: URL, stop: StopFlag? = nil, workers: PipelineConfig.Workers? = nil,
-                      maxFailures: FailureLimit = .everyImage, afterCommit: (@Sendable (Int) -> Void)? = nil) throws -> BuildSummary {
+                      maxFailures: FailureLimit = .everyImage, part: BuildPart? = nil,
+                      afterCommit: (@Sendable (Int) -> Void)? = nil) throws -> BuildSummary {
         var options = BuildOptions()
         options.maxFailures = maxFailures
+        options.part = part
         options.afterCommit = afterCommit
         options.workers = workers
         options.cache = cache
@@ -68,5 +70,50 @@ enum BuildFixture {
     /// The bytes of a cache's data file.
     static func dataFile(_ cache: URL) throws -> Data {
         try Data(contentsOf: cache.appendingPathComponent("data.mdb"))
+    }
+
+    enum Outcome: Equatable { case completed, killed, failed(Int32) }
+
+    /// When to send SIGKILL: seconds after the process started, after it first committed a transaction,
+    /// or as soon as the cache holds some shards.
+    enum Kill { case afterStart(Double), afterCommit(Double), afterShards(Int) }
+
+    /// Runs `strata build` (with `arguments` added) as its own process, killing it when `kill` says.
+    static func runBuild(_ strata: URL, _ pipeline: URL, _ cache: URL, kill: Kill?, arguments: [String] = []) throws -> Outcome {
+        let process = Process()
+        process.executableURL = strata
+        process.arguments = ["build", pipeline.path, "--cache", cache.path, "--progress", "none"] + arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        switch kill {
+        case nil:
+            break
+        case let .afterStart(delay):
+            Thread.sleep(forTimeInterval: delay)
+        case let .afterCommit(delay):
+            // Waits until this process has committed a transaction (the data file changed).
+            let data = cache.appendingPathComponent("data.mdb").path
+            let before = modificationDate(data)
+            let deadline = Date().addingTimeInterval(30)
+            while process.isRunning && modificationDate(data) == before && Date() < deadline {
+                Thread.sleep(forTimeInterval: 0.005)
+            }
+            Thread.sleep(forTimeInterval: delay)
+        case let .afterShards(count):
+            let deadline = Date().addingTimeInterval(60)
+            while process.isRunning && Date() < deadline
+                    && ((try? CacheReader(path: cache.path).manifest.counts.batches) ?? 0) < count {
+                Thread.sleep(forTimeInterval: 0.002)
+            }
+        }
+        if kill != nil { Foundation.kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+        if process.terminationReason == .uncaughtSignal { return .killed }
+        return process.terminationStatus == 0 ? .completed : .failed(process.terminationStatus)
+    }
+
+    private static func modificationDate(_ path: String) -> Date? {
+        (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date
     }
 }

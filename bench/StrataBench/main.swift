@@ -14,6 +14,7 @@ let benchmarks: [String: ([String]) throws -> Void] = [
     "build": BuildBench.run,
     "encoders": EncodersBench.run,
     "heads": HeadsBench.run,
+    "scale": ScaleBench.run,
 ]
 
 let arguments = Array(CommandLine.arguments.dropFirst())
