@@ -121,12 +121,12 @@ public final class CacheWriter {
 
     private func commit(_ batch: CacheBatch, countsAsBatch: Bool, pipeline: String?) throws {
         guard !closed else { throw CacheError.invalidArgument("write after close on \(path)") }
-        try commit(try WritePlan(batch: batch, manifest: manifest))
+        try commit(try WritePlan(batch: batch, manifest: manifest), countsAsBatch: countsAsBatch, pipeline: pipeline)
     }
 
     /// Commits a planned transaction: every table's entries, the failures, then the manifest with the
     /// new counts; then renews the handle, so the next transaction's pages depend on the contents only.
-    func commit(_ plan: WritePlan) throws {
+    func commit(_ plan: WritePlan, countsAsBatch: Bool = true, pipeline: String? = nil) throws {
         guard !closed else { throw CacheError.invalidArgument("write after close on \(path)") }
         let tables = tables
         let startIDs = lastIDs

@@ -4,6 +4,26 @@ import StrataTensor
 @testable import StrataCache
 
 @Suite struct RoundTripTests {
+    /// A writer killed after creating its tables but before writing the manifest leaves a cache that,
+    /// resumed, ends byte for byte like one written at once.
+    @Test func writerStoppedBeforeItsManifestResumesToTheSameBytes() throws {
+        let straight = try TemporaryCache()
+        try writeSynthetic(straight, batches: 3, size: 5)
+        let resumed = try TemporaryCache()
+        var names = [CacheLayout.metaTable, CacheLayout.failuresTable]
+        for table in CacheLayout.checksummedIndexTables + SyntheticCache.manifest.columns.map(\.name) {
+            names += [table, table + CacheLayout.checksumSuffix]
+        }
+        do {
+            // What the writer commits first; the process then dies (the environment is dropped).
+            let environment = try LMDBEnvironment.open(path: resumed.path, create: true, mapSize: 1 << 20)
+            _ = try environment.createDatabases(names)
+        }
+        try writeSynthetic(resumed, batches: 3, size: 5)
+        #expect(try Data(contentsOf: resumed.url.appendingPathComponent("data.mdb"))
+                == Data(contentsOf: straight.url.appendingPathComponent("data.mdb")))
+    }
+
     @Test func everyDtypeAndShapeReadsBackAsWritten() throws {
         let cache = try TemporaryCache()
         try writeSynthetic(cache, batches: 4, size: 6)
