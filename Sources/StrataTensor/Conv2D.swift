@@ -3,6 +3,13 @@ extension Kernels {
     /// `weight` (`[Cout, Cin, kh, kw]`), with `Hout = (H + 2·ph - dh·(kh-1) - 1) / sh + 1` (floor), as PyTorch.
     public static func conv2dOutputShape(input: [Int], weight: [Int], stride: Size2D = 1, padding: Size2D = 0,
                                          dilation: Size2D = 1) throws -> [Int] {
+        try conv2dOutputShape(input: input, weight: weight, stride: stride, padding: Padding2D(padding), dilation: dilation)
+    }
+
+    /// The output shape of a convolution with padding that may differ on each side (e.g. TensorFlow's
+    /// "SAME", `Padding2D.same`): `Hout = (H + top + bottom - dh·(kh-1) - 1) / sh + 1` (floor).
+    public static func conv2dOutputShape(input: [Int], weight: [Int], stride: Size2D = 1, padding: Padding2D,
+                                         dilation: Size2D = 1) throws -> [Int] {
         let op = "conv2d"
         guard input.count == 4 else {
             throw TensorError.invalidArgument(operation: op, reason: "input must be [N, C, H, W], got \(input)")
@@ -11,24 +18,39 @@ extension Kernels {
             throw TensorError.invalidArgument(operation: op, reason: "weight must be [Cout, Cin, kh, kw], got \(weight)")
         }
         guard input[1] == weight[1] else { throw TensorError.shapeMismatch(operation: op, lhs: input, rhs: weight) }
+        let plane = try paddedOutputSize(input: Size2D(input[2], input[3]), kernel: Size2D(weight[2], weight[3]),
+                                         stride: stride, padding: padding, dilation: dilation, op)
+        return [input[0], weight[0], plane.height, plane.width]
+    }
+
+    /// The output plane of a sliding window over a padded map, after checking the geometry.
+    static func paddedOutputSize(input: Size2D, kernel: Size2D, stride: Size2D, padding: Padding2D, dilation: Size2D,
+                                 _ op: String) throws -> Size2D {
         guard stride.height >= 1, stride.width >= 1, dilation.height >= 1, dilation.width >= 1,
-              padding.height >= 0, padding.width >= 0, weight[2] >= 1, weight[3] >= 1 else {
+              min(padding.top, padding.left, padding.bottom, padding.right) >= 0,
+              kernel.height >= 1, kernel.width >= 1 else {
             throw TensorError.invalidArgument(operation: op,
                 reason: "stride \(stride) and dilation \(dilation) must be >= 1, padding \(padding) >= 0, kernel non-empty")
         }
-        let spanH = dilation.height * (weight[2] - 1) + 1
-        let spanW = dilation.width * (weight[3] - 1) + 1
-        let paddedH = input[2] + 2 * padding.height
-        let paddedW = input[3] + 2 * padding.width
+        let spanH = dilation.height * (kernel.height - 1) + 1
+        let spanW = dilation.width * (kernel.width - 1) + 1
+        let paddedH = input.height + padding.top + padding.bottom
+        let paddedW = input.width + padding.left + padding.right
         guard paddedH >= spanH, paddedW >= spanW else {
             throw TensorError.invalidArgument(operation: op,
                 reason: "kernel \(Size2D(spanH, spanW)) (dilated) is larger than the padded input \(Size2D(paddedH, paddedW))")
         }
-        return [input[0], weight[0], (paddedH - spanH) / stride.height + 1, (paddedW - spanW) / stride.width + 1]
+        return Size2D((paddedH - spanH) / stride.height + 1, (paddedW - spanW) / stride.width + 1)
     }
 
     /// Floats of `Workspace` that `conv2d(…into:workspace:)` needs for these shapes.
     public static func conv2dWorkspaceCount(input: [Int], weight: [Int], stride: Size2D = 1, padding: Size2D = 0,
+                                            dilation: Size2D = 1) throws -> Int {
+        try conv2dWorkspaceCount(input: input, weight: weight, stride: stride, padding: Padding2D(padding), dilation: dilation)
+    }
+
+    /// Floats of `Workspace` that `conv2d(…into:workspace:)` needs for these shapes and per-side padding.
+    public static func conv2dWorkspaceCount(input: [Int], weight: [Int], stride: Size2D = 1, padding: Padding2D,
                                             dilation: Size2D = 1) throws -> Int {
         let out = try conv2dOutputShape(input: input, weight: weight, stride: stride, padding: padding, dilation: dilation)
         let plane = out[2] * out[3]
@@ -66,6 +88,16 @@ extension Kernels {
     public static func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Size2D = 1,
                               padding: Size2D = 0, dilation: Size2D = 1, activation: Activation = .none,
                               packedWeight: PackedMatrix? = nil, into out: inout Tensor, workspace: Workspace) throws {
+        try conv2d(input, weight: weight, bias: bias, stride: stride, padding: Padding2D(padding), dilation: dilation,
+                   activation: activation, packedWeight: packedWeight, into: &out, workspace: workspace)
+    }
+
+    /// 2-D convolution into `out` with padding that may differ on each side, e.g. TensorFlow's "SAME"
+    /// (`Padding2D.same`), as `F.conv2d(F.pad(input, [left, right, top, bottom]), …)`; otherwise as
+    /// `conv2d(…padding: Size2D…)`.
+    public static func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Size2D = 1,
+                              padding: Padding2D, dilation: Size2D = 1, activation: Activation = .none,
+                              packedWeight: PackedMatrix? = nil, into out: inout Tensor, workspace: Workspace) throws {
         let op = "conv2d"
         try requireF32(input, op)
         try requireF32(weight, op)
@@ -81,7 +113,7 @@ extension Kernels {
         let geometry = ConvGeometry(batch: input.shape[0], inChannels: input.shape[1], height: input.shape[2],
                                     width: input.shape[3], outChannels: shape[1], outHeight: shape[2],
                                     outWidth: shape[3], kernel: Size2D(weight.shape[2], weight.shape[3]),
-                                    stride: stride, padding: padding, dilation: dilation)
+                                    stride: stride, padding: padding.leading, dilation: dilation)
         let scratch = workspace.floats(try conv2dWorkspaceCount(input: input.shape, weight: weight.shape, stride: stride,
                                                                 padding: padding, dilation: dilation))
         input.withUnsafeFloats { px in
@@ -112,7 +144,7 @@ extension Kernels {
                           _ g: ConvGeometry, activation: Activation, out y: UnsafeMutablePointer<Float>,
                           scratch: UnsafeMutablePointer<Float>) {
         let (plane, depth, outChannels) = (g.plane, g.depth, g.outChannels)
-        let pointwise = g.kernel == 1 && g.stride == 1 && g.padding == 0
+        let pointwise = g.kernel == 1 && g.stride == 1 && g.padding == 0 && g.outHeight == g.height && g.outWidth == g.width
         let group = conv2dImagesPerProduct(batch: g.batch, plane: plane)
         func unfold(_ n: Int, rowStride: Int, into columns: UnsafeMutablePointer<Float>) {
             im2col(x + n * g.imageSize, channels: g.inChannels, height: g.height, width: g.width, kernel: g.kernel,
@@ -167,7 +199,7 @@ extension Kernels {
         }
     }
 
-    static func isPointwise(weight: [Int], stride: Size2D, padding: Size2D) -> Bool {
-        weight[2] == 1 && weight[3] == 1 && stride == 1 && padding == 0
+    static func isPointwise(weight: [Int], stride: Size2D, padding: Padding2D) -> Bool {
+        weight[2] == 1 && weight[3] == 1 && stride == 1 && padding.isZero
     }
 }

@@ -9,6 +9,11 @@ extension Kernels {
         for i in 0..<count { x[i] = x[i] < 0 ? 0 : x[i] }
     }
 
+    /// `x = min(max(x, 0), 6)` over `count` floats.
+    public static func relu6Raw(_ x: UnsafeMutablePointer<Float>, count: Int) {
+        for i in 0..<count { x[i] = min(max(x[i], 0), 6) }
+    }
+
     /// Exact GELU, `x/2 · (1 + erf(x/√2))`, over `count` floats (the erf form, not the tanh
     /// approximation; `erf` itself is evaluated to within 5e-7). With Strata's AVX-512 kernels in use, the
     /// same approximation runs on AVX-512 registers (with fused multiply-adds, so results may differ in the
@@ -42,6 +47,7 @@ extension Kernels {
         case .relu: reluRaw(x, count: count)
         case .gelu: geluRaw(x, count: count)
         case .tanh: tanhRaw(x, count: count)
+        case .relu6: relu6Raw(x, count: count)
         }
     }
 

@@ -12,7 +12,7 @@ extension Kernels {
                               into columns: UnsafeMutablePointer<Float>) {
         let plane = outHeight * outWidth
         let rowStride = rowStride ?? plane
-        if kernel == 1, stride == 1, padding == 0 {
+        if kernel == 1, stride == 1, padding == 0, outHeight == height, outWidth == width {
             for c in 0..<channels { (columns + c * rowStride).update(from: image + c * plane, count: plane) }
             return
         }

@@ -38,6 +38,9 @@
 /// - `conv2dOutputShape(input:weight:stride:padding:dilation:)`, `conv2dWorkspaceCount(…)`.
 /// - `im2col(_:channels:height:width:kernel:stride:padding:dilation:outHeight:outWidth:rowStride:into:)`:
 ///   the raw column unfolding of one image.
+/// - `depthwiseConv2d(_:weight:bias:stride:padding:activation:)` / `…into:` (`DepthwiseConv.swift`): one
+///   filter per channel, direct loops (no im2col), per-side padding (`Padding2D`, e.g. TensorFlow's "SAME").
+/// - `conv2d(…padding: Padding2D…into:workspace:)`: the same convolution with padding per side.
 /// - `foldBatchNorm(weight:bias:gamma:beta:mean:variance:eps:)`: a conv's weight and bias with an
 ///   inference batch-norm folded in.
 ///
@@ -49,7 +52,7 @@
 ///
 /// Normalisation, activations and element-wise ops (`LayerNorm.swift`, `Elementwise.swift`, `Softmax.swift`)
 /// - `layerNorm(_:weight:bias:eps:)` / `…into:` / `layerNormInPlace(_:weight:bias:eps:)`: over the last dimension.
-/// - `relu`, `gelu` (exact erf form), `tanh`, each with an `…InPlace` form; `apply(_:to:)` for an `Activation`.
+/// - `relu`, `gelu` (exact erf form), `tanh` (and `relu6` as an `Activation`), each with an `…InPlace` form; `apply(_:to:)` for an `Activation`.
 /// - `add(_:_:)` / `addInPlace(_:_:activation:)`: same-shape sum (residuals), optionally fused with an activation.
 /// - `addBias(_:_:)` / `addBiasInPlace(_:_:)`: a vector added along the last dimension.
 /// - `addChannelBiasInPlace(_:_:)`: a per-channel vector added to NCHW data.
@@ -63,7 +66,7 @@
 ///   one `[B, L, 3·H·D]` tensor (the output of one fused projection).
 /// - `attentionWorkspaceCount(queryLength:keyLength:)`.
 ///
-/// Supporting types: `Size2D` (height/width pairs, writable as an integer literal) and `Activation`
+/// Supporting types: `Size2D` (height/width pairs, writable as an integer literal), `Padding2D` and `Activation`
 /// (`KernelTypes.swift`), `KeyMask` (`Attention.swift`), `Workspace` (`Workspace.swift`), and
 /// `Tensor.prepareOutput(shape:)`.
 public enum Kernels {}
