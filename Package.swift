@@ -36,7 +36,7 @@ let package = Package(
         .target(name: "StrataCache", dependencies: ["CLMDB", "StrataTensor", "StrataSchema"]),
         .target(name: "StrataData"),
         // The JSON Schema subset Strata's schemas use, and key-by-key document comparison.
-        .target(name: "StrataSchema"),
+        .target(name: "StrataSchema", dependencies: [.product(name: "Yams", package: "Yams")]),
         .target(name: "StrataTrain", dependencies: [
             "StrataTensor",
             "StrataCache",

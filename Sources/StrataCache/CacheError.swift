@@ -93,6 +93,10 @@ public enum CacheError: Error, CustomStringConvertible, Equatable {
     case valueMissing(column: String, id: UInt64, path: String)
     /// An `images` or `captions` record that does not follow the documented format.
     case badRecord(table: String, id: UInt64, reason: String)
+    /// The cache's files are damaged (truncated, overwritten): found before LMDB touched them.
+    case damaged(path: String, reason: String)
+    /// The disk holding the cache is full (or failed a write): `needed` bytes for the commit, `available` free.
+    case diskFull(path: String, needed: Int, available: Int)
     /// A file-system operation on the cache failed.
     case io(path: String, reason: String)
     /// An argument out of range (batch size, thread count, ...).
@@ -126,6 +130,10 @@ public enum CacheError: Error, CustomStringConvertible, Equatable {
             return "\(path): column '\(column)' has no value for sample \(id)"
         case let .badRecord(table, id, reason):
             return "table '\(table)', id \(id): bad record: \(reason)"
+        case let .damaged(path, reason):
+            return "\(path): damaged cache: \(reason). `strata verify` lists what is damaged; restore the cache from a good copy, or delete it and build again"
+        case let .diskFull(path, needed, available):
+            return "\(path): the disk is full (or failed a write): this commit needs about \(needed) bytes and \(available) are free. Free space or move the cache, then run the same command again: everything committed before is kept"
         case let .io(path, reason):
             return "\(path): \(reason)"
         case let .invalidArgument(reason):

@@ -4,6 +4,8 @@ public enum CacheLayout {
     public static let metaTable = "meta"
     /// Key of the manifest in `meta`.
     public static let manifestKey = "manifest"
+    /// Key in `meta` of the manifest's CRC-32 (4 bytes, little-endian), written with every manifest.
+    public static let manifestChecksumKey = "manifest#crc"
     /// Dataset index of images: image id → `ImageRecord` bytes.
     public static let imagesTable = "images"
     /// Dataset index of captions: caption id → `CaptionRecord` bytes.

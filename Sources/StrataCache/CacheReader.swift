@@ -25,6 +25,13 @@ public final class CacheReader: @unchecked Sendable {
             guard let bytes = try transaction.get(meta, key: CacheLayout.manifestKey) else {
                 throw CacheError.manifestMissing(path: environment.path)
             }
+            // Caches written before the checksum was kept have none.
+            if let stored = try transaction.get(meta, key: CacheLayout.manifestChecksumKey) {
+                let actual = Checksum.crc32(bytes)
+                guard stored.count == 4, UInt32(littleEndian: stored.loadUnaligned(as: UInt32.self)) == actual else {
+                    throw CacheError.damaged(path: environment.path, reason: String(format: "the manifest does not match its stored CRC-32 (it has %08x): it was edited or damaged", actual))
+                }
+            }
             return try Manifest.decode(Data(bytes), path: environment.path)
         }
         var tables: [String: LMDBDatabase] = [CacheLayout.metaTable: meta]

@@ -1,4 +1,5 @@
 import Foundation
+import StrataTensor
 
 /// One problem `CacheVerifier` found.
 public struct CacheProblem: Equatable, Sendable, CustomStringConvertible {
@@ -15,8 +16,26 @@ public struct CacheProblem: Equatable, Sendable, CustomStringConvertible {
 }
 
 /// Checks a whole cache: every value against its stored CRC-32, every value's size against its column,
+/// every f32/f16/bf16 value for NaNs and infinities,
 /// every index record against its format, and the manifest's counts against the tables.
 public enum CacheVerifier {
+    /// Structural problems of the cache's LMDB file (truncation, broken meta or tree pages, pages used
+    /// twice or lost), found by reading its pages without LMDB, which would crash on a broken tree.
+    /// Run it before opening a `CacheReader` on a cache that may be damaged; `verify(_:)` then checks
+    /// the contents.
+    public static func verifyStructure(path: String, limit: Int = 1000) throws -> [CacheProblem] {
+        let environment: LMDBEnvironment
+        do {
+            environment = try LMDBEnvironment.open(path: path)
+        } catch let CacheError.damaged(_, reason) {
+            return [CacheProblem(table: "data.mdb", id: nil, message: reason)]
+        }
+        // A read transaction pins the snapshot being walked while a writer goes on.
+        return try environment.read { transaction in
+            try LMDBPageWalk.check(directory: environment.path, transaction: transaction.snapshotID, limit: limit)
+        }
+    }
+
     /// Problems found, at most `limit` (the scan goes on counting past it, but keeps no more).
     public static func verify(_ reader: CacheReader, limit: Int = 1000) throws -> [CacheProblem] {
         var problems: [CacheProblem] = []
@@ -60,6 +79,8 @@ public enum CacheVerifier {
                     if let column {
                         if column.sampleShape(byteCount: value.count) == nil {
                             report(name, id, "\(value.count) bytes do not fit \(column.dtype) \(column.shape.map { $0.map(String.init) ?? "n" })")
+                        } else if let index = Finite.firstNonFinite(bytes: value, dtype: column.dtype) {
+                            report(name, id, "non-finite value (NaN or infinity) at element \(index)")
                         }
                     } else if name == CacheLayout.imagesTable {
                         _ = try ImageRecord.decode(value, id: id)

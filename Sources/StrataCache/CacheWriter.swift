@@ -19,6 +19,8 @@ public final class CacheWriter {
     /// The largest id in each table with 8-byte keys, for `MDB_APPEND`.
     private var lastIDs: [String: UInt64]
     private var closed = false
+    /// Free bytes on the cache's file system, checked before each commit (tests play a full disk with it).
+    var freeSpace: (String) -> Int? = DiskSpace.available
 
     /// Opens `path` for writing, creating the cache with `manifest` (counts are ignored) or resuming
     /// an existing one, which must have been created with the same pipeline, encoders and columns.
@@ -27,6 +29,10 @@ public final class CacheWriter {
         let environment = try LMDBEnvironment.open(path: path, create: true, mapSize: mapSize)
         guard !environment.isReadOnly else { throw CacheError.io(path: path, reason: "cache directory is not writable") }
         lock = try WriterLock(directory: environment.path)
+        // A damaged cache is not resumed: LMDB would write into, or crash on, its broken tree.
+        if let damage = try LMDBPageWalk.check(directory: environment.path, limit: 2).first {
+            throw CacheError.damaged(path: environment.path, reason: "it cannot be resumed: \(damage)")
+        }
         try environment.clearStaleReaders()
         self.environment = environment
         self.path = environment.path
@@ -84,7 +90,7 @@ public final class CacheWriter {
             let bytes = try fresh.encoded()
             try environment.write { transaction in
                 guard let meta = tables[CacheLayout.metaTable] else { return }
-                try bytes.withUnsafeBytes { try transaction.put(meta, key: CacheLayout.manifestKey, value: $0) }
+                try CacheWriter.putManifest(bytes, meta: meta, in: transaction)
             }
         }
         // Every transaction starts on a fresh handle (see `LMDBEnvironment.renewHandle()`).
@@ -126,8 +132,22 @@ public final class CacheWriter {
 
     /// Commits a planned transaction: every table's entries, the failures, then the manifest with the
     /// new counts; then renews the handle, so the next transaction's pages depend on the contents only.
+    /// Free disk space is checked first, and a full disk is reported with the path and the bytes needed.
     func commit(_ plan: WritePlan, countsAsBatch: Bool = true, pipeline: String? = nil) throws {
         guard !closed else { throw CacheError.invalidArgument("write after close on \(path)") }
+        let needed = plan.estimatedBytes
+        if let free = freeSpace(path), free < needed {
+            throw CacheError.diskFull(path: path, needed: needed, available: free)
+        }
+        do {
+            try apply(plan, countsAsBatch: countsAsBatch, pipeline: pipeline)
+        } catch let CacheError.lmdb(.system(code), _, _) where DiskSpace.meansFull(code) {
+            // LMDB reports a full disk as the errno of the write that failed (ENOSPC, or EIO at commit).
+            throw CacheError.diskFull(path: path, needed: needed, available: freeSpace(path) ?? 0)
+        }
+    }
+
+    private func apply(_ plan: WritePlan, countsAsBatch: Bool, pipeline: String?) throws {
         let tables = tables
         let startIDs = lastIDs
         let startManifest = manifest
@@ -167,7 +187,7 @@ public final class CacheWriter {
             }
             let json = try next.encoded()
             if let meta = tables[CacheLayout.metaTable] {
-                try json.withUnsafeBytes { try transaction.put(meta, key: CacheLayout.manifestKey, value: $0) }
+                try CacheWriter.putManifest(json, meta: meta, in: transaction)
             }
             return (next, ids)
         }
@@ -189,4 +209,11 @@ public final class CacheWriter {
     }
 
     deinit { close() }
+
+    /// Stores the manifest JSON and its CRC-32 in `meta` (readers refuse a manifest that does not match).
+    static func putManifest(_ json: Data, meta: LMDBDatabase, in transaction: LMDBWriteTransaction) throws {
+        var crc = json.withUnsafeBytes { Checksum.crc32($0) }.littleEndian
+        try json.withUnsafeBytes { try transaction.put(meta, key: CacheLayout.manifestKey, value: $0) }
+        try withUnsafeBytes(of: &crc) { try transaction.put(meta, key: CacheLayout.manifestChecksumKey, value: $0) }
+    }
 }

@@ -9,6 +9,12 @@ public enum Checksum {
         return strata_crc32(0, base, bytes.count)
     }
 
+    /// The CRC-32 of what `crc` covered followed by `bytes` (start with 0).
+    public static func crc32(_ bytes: UnsafeRawBufferPointer, continuing crc: UInt32) -> UInt32 {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return crc }
+        return strata_crc32(crc, base, bytes.count)
+    }
+
     /// The CRC-32 of `bytes`.
     public static func crc32(_ bytes: [UInt8]) -> UInt32 {
         bytes.withUnsafeBytes { crc32($0) }

@@ -62,6 +62,7 @@ public final class LMDBEnvironment: @unchecked Sendable {
             // Opening would create data.mdb in a folder that is not a cache.
             throw CacheError.io(path: url.path, reason: "no data.mdb: not a cache directory")
         }
+        try LMDBDataFile.checkBeforeOpening(directory: url.path)
         let environment = try LMDBEnvironment(path: url.path, mapSize: mapSize)
         registry[key] = WeakEnvironment(environment: environment)
         return environment

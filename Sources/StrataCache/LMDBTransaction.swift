@@ -16,6 +16,9 @@ public class LMDBTransaction {
 
     var path: String { environment.path }
 
+    /// The id of the transaction this one reads (a read transaction) or will commit (a write one).
+    var snapshotID: UInt64 { UInt64(mdb_txn_id(handle)) }
+
     /// The value stored under `key`, or nil.
     public func get(_ database: LMDBDatabase, key: UnsafeRawBufferPointer) throws -> UnsafeRawBufferPointer? {
         var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))

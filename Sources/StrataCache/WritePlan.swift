@@ -30,6 +30,9 @@ struct WritePlan {
             checksum = Checksum.crc32(record)
         }
 
+        /// Bytes of the value.
+        var size: Int { tensor == nil ? record.count : byteCount }
+
         func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
             if let tensor {
                 return try tensor.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[byteOffset..<byteOffset + byteCount])) }
@@ -46,6 +49,14 @@ struct WritePlan {
     let tables: [Table]
     let failures: [(key: [UInt8], reason: [UInt8])]
     let clearedFailures: [[UInt8]]
+
+    /// Bytes the transaction adds at most: values, checksums, keys and failures, and LMDB's page and node
+    /// overhead (pages half full after splits, copies of the touched branch pages).
+    var estimatedBytes: Int {
+        let values = tables.reduce(0) { total, table in total + table.entries.reduce(0) { $0 + $1.size + 2 * (8 + 16) + 4 } }
+        let failed = failures.reduce(0) { $0 + $1.key.count + $1.reason.count + 16 }
+        return 2 * (values + failed) + (1 << 20)
+    }
 
     init(batch: CacheBatch, manifest: Manifest) throws {
         let images = try batch.images.map { Entry(id: $0.id, record: try $0.record.encoded(id: $0.id)) }

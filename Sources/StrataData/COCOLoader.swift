@@ -34,9 +34,12 @@ public struct CaptionSource: Sendable {
 
 /// Reads COCO caption and instance files (and optionally the Karpathy split file) into a `DatasetIndex`.
 ///
-/// Structural problems (unreadable file, invalid JSON, a missing key, a wrong type) throw. Record-level
-/// problems (duplicate ids, captions of unknown images, empty captions, file names that leave the
-/// image folder) drop the record and are listed in `DatasetIndex.problems`, or throw when `strict`.
+/// Structural problems (unreadable file, invalid JSON, a top-level key missing or of the wrong type)
+/// throw. Record-level problems (a record's field missing or of the wrong type, ids outside 0..<2^40,
+/// sizes that are not positive pixel counts, duplicate ids, captions of unknown images, empty or
+/// overlong captions, file names that are overlong, hold control characters or leave the image folder)
+/// drop the record and are listed in `DatasetIndex.problems` with the file, the JSON path and the
+/// value, or throw when `strict`.
 public struct DatasetLoader: Sendable {
     /// Caption files with their image folders.
     public var captionSources: [CaptionSource]
@@ -89,19 +92,28 @@ public struct DatasetLoader: Sendable {
 
     private func readCaptionFile(_ source: CaptionSource, into collector: inout RecordCollector) throws {
         let root = try JSONNode.load(source.annotations)
+        // A record whose fields are missing or of the wrong type is dropped (and listed), not the file.
         for node in try root.member("images").elements() {
-            let id = try node.member("id").int()
-            let fileName = try node.member("file_name").string()
-            let width = try node.optionalMember("width")?.int() ?? 0
-            let height = try node.optionalMember("height")?.int() ?? 0
-            try collector.addImage(node: node, id: id, fileName: fileName, folder: source.imageFolder,
-                                   width: Int(width), height: Int(height), split: source.split)
+            let fields: (id: Int64, fileName: String, width: Int64?, height: Int64?)
+            do {
+                fields = (try node.member("id").int(), try node.member("file_name").string(),
+                          try node.optionalMember("width")?.int(), try node.optionalMember("height")?.int())
+            } catch let problem as DataError {
+                try collector.report(problem)
+                continue
+            }
+            try collector.addImage(node: node, id: fields.id, fileName: fields.fileName, folder: source.imageFolder,
+                                   width: fields.width, height: fields.height, split: source.split)
         }
         for node in try root.member("annotations").elements() {
-            let id = try node.member("id").int()
-            let imageID = try node.member("image_id").int()
-            let text = try node.member("caption").string()
-            try collector.addCaption(node: node, id: id, imageID: imageID, text: text)
+            let fields: (id: Int64, imageID: Int64, text: String)
+            do {
+                fields = (try node.member("id").int(), try node.member("image_id").int(), try node.member("caption").string())
+            } catch let problem as DataError {
+                try collector.report(problem)
+                continue
+            }
+            try collector.addCaption(node: node, id: fields.id, imageID: fields.imageID, text: fields.text)
         }
     }
 
@@ -143,24 +155,79 @@ struct RecordCollector {
             && !fileName.contains("\\") && !fileName.contains("\0")
     }
 
+    /// Image and caption ids are cache keys below 2^40 (`dataset.extra_images` are numbered from there).
+    static let idLimit: Int64 = 1 << 40
+    /// The largest width or height an annotation may give (JPEG's limit is 65535).
+    static let maxSide: Int64 = 1 << 20
+    /// The longest file name (UTF-8 bytes), and the longest component of it.
+    static let maxFileNameBytes = 1024
+    static let maxComponentBytes = 255
+    /// The longest caption (UTF-8 bytes).
+    static let maxCaptionBytes = 1 << 16
+
+    /// A value as a problem shows it: short strings whole, long ones cut with their length.
+    static func shown(_ text: String) -> String {
+        let bytes = text.utf8.count
+        guard bytes > 80 else { return "'\(text)'" }
+        return "'\(text.prefix(40))...' (\(bytes) bytes)"
+    }
+
+    /// The problem with an id, or nil when it can be a cache key.
+    func checkID(_ id: Int64, node: JSONNode, key: String) -> DataError? {
+        guard id < 0 || id >= RecordCollector.idLimit else { return nil }
+        return .invalidValue(file: node.file, path: node.path + "." + key, value: String(id),
+                             reason: "ids must be in 0..<2^40 (\(RecordCollector.idLimit))")
+    }
+
+    /// The problem with a file name's length or characters, or nil.
+    func checkFileName(_ fileName: String, node: JSONNode, key: String) -> DataError? {
+        func bad(_ reason: String) -> DataError {
+            .invalidValue(file: node.file, path: node.path + "." + key, value: RecordCollector.shown(fileName), reason: reason)
+        }
+        if fileName.utf8.count > RecordCollector.maxFileNameBytes {
+            return bad("file names may have at most \(RecordCollector.maxFileNameBytes) bytes")
+        }
+        if fileName.split(separator: "/").contains(where: { $0.utf8.count > RecordCollector.maxComponentBytes }) {
+            return bad("each part of a file name may have at most \(RecordCollector.maxComponentBytes) bytes")
+        }
+        if fileName.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+            return bad("file names may not hold control characters")
+        }
+        return nil
+    }
+
     mutating func addImage(node: JSONNode, id: Int64, fileName: String, folder: URL,
-                           width: Int, height: Int, split: String) throws {
+                           width: Int64?, height: Int64?, split: String) throws {
+        if let problem = checkID(id, node: node, key: "id") { return try report(problem) }
+        for (key, value) in [("width", width), ("height", height)] {
+            guard let value, value < 1 || value > RecordCollector.maxSide else { continue }
+            return try report(.invalidValue(file: node.file, path: node.path + "." + key, value: String(value),
+                                            reason: "a \(key) is a pixel count in 1...\(RecordCollector.maxSide)"))
+        }
         guard images[id] == nil else {
             return try report(.duplicateID(file: node.file, path: node.path + ".id", id: id))
         }
+        if let problem = checkFileName(fileName, node: node, key: "file_name") { return try report(problem) }
         guard RecordCollector.isSafe(fileName: fileName) else {
             return try report(.unsafeFileName(file: node.file, path: node.path + ".file_name", fileName: fileName))
         }
         images[id] = DatasetImage(id: id, fileName: fileName, path: folder.appendingPathComponent(fileName).path,
-                                  width: width, height: height, split: split)
+                                  width: Int(width ?? 0), height: Int(height ?? 0), split: split)
     }
 
     mutating func addCaption(node: JSONNode, id: Int64, imageID: Int64, text: String) throws {
+        if let problem = checkID(id, node: node, key: "id") ?? checkID(imageID, node: node, key: "image_id") {
+            return try report(problem)
+        }
         guard !captionIDs.contains(id) else {
             return try report(.duplicateID(file: node.file, path: node.path + ".id", id: id))
         }
         guard !text.allSatisfy({ $0.isWhitespace }) else {
             return try report(.emptyCaption(file: node.file, path: node.path + ".caption", captionID: id))
+        }
+        guard text.utf8.count <= RecordCollector.maxCaptionBytes else {
+            return try report(.invalidValue(file: node.file, path: node.path + ".caption", value: RecordCollector.shown(text),
+                                            reason: "captions may have at most \(RecordCollector.maxCaptionBytes) bytes"))
         }
         // Images may be listed in a later file, so unknown images are judged at the end.
         captionIDs.insert(id)

@@ -21,6 +21,9 @@ public enum DataError: Error, CustomStringConvertible, Equatable, Sendable {
     case unsafeFileName(file: String, path: String, fileName: String)
     /// A listed image is not on disk.
     case missingImageFile(file: String, path: String, imagePath: String)
+    /// A value outside what a record may hold (an id outside the cache's key range, a size that is
+    /// not a positive pixel count, an overlong or control-character file name); `value` is its text.
+    case invalidValue(file: String, path: String, value: String, reason: String)
 
     public var description: String {
         switch self {
@@ -42,6 +45,8 @@ public enum DataError: Error, CustomStringConvertible, Equatable, Sendable {
             return "\(file): \(path) file name '\(fileName)' leaves the image folder"
         case let .missingImageFile(file, path, imagePath):
             return "\(file): \(path) names \(imagePath), which does not exist"
+        case let .invalidValue(file, path, value, reason):
+            return "\(file): \(path) = \(value): \(reason)"
         }
     }
 
@@ -49,7 +54,7 @@ public enum DataError: Error, CustomStringConvertible, Equatable, Sendable {
     public var isRecordLevel: Bool {
         switch self {
         case .unreadable, .invalidJSON, .missingKey, .wrongType: return false
-        case .duplicateID, .unknownImage, .emptyCaption, .unsafeFileName, .missingImageFile: return true
+        case .duplicateID, .unknownImage, .emptyCaption, .unsafeFileName, .missingImageFile, .invalidValue: return true
         }
     }
 }

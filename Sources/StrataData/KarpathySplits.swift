@@ -44,7 +44,7 @@ struct KarpathySplits {
                 continue
             }
             try collector.addImage(node: entry.node, id: entry.cocoID, fileName: entry.fileName, folder: folder,
-                                   width: 0, height: 0, split: entry.split)
+                                   width: nil, height: nil, split: entry.split)
             for sentence in entry.sentences {
                 try collector.addCaption(node: sentence.node, id: sentence.id, imageID: entry.cocoID, text: sentence.raw)
             }

@@ -10,7 +10,8 @@ final class FileReader {
 
     /// The bytes of the file at `path`, valid until the next call.
     func read(_ path: String) throws -> UnsafeRawBufferPointer {
-        let fd = open(path, O_RDONLY)
+        // O_NONBLOCK: opening a FIFO or a device must not wait for a writer (it is refused below).
+        let fd = open(path, O_RDONLY | O_NONBLOCK)
         guard fd >= 0 else { throw ImageError.unreadable(file: path, reason: String(cString: strerror(errno))) }
         defer { close(fd) }
         var info = stat()

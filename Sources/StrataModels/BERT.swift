@@ -41,7 +41,7 @@ public final class BERT: TextEncoder {
         vocabulary = try config.int("vocab_size")
         maxPositions = try config.int("max_position_embeddings", 512)
         typeVocabulary = try config.int("type_vocab_size", 2)
-        eps = Float(try config.double("layer_norm_eps", 1e-12))
+        eps = Float(try config.positiveDouble("layer_norm_eps", 1e-12))
         try config.geluActivation()
         let embedding = try config.string("position_embedding_type", "absolute")
         guard embedding == "absolute" else {

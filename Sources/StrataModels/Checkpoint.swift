@@ -33,9 +33,14 @@ struct Checkpoint {
 
     func contains(_ name: String) -> Bool { file.contains(prefix + name) }
 
-    /// The tensor as f32, with exactly this shape.
+    /// The tensor as f32, with exactly this shape; a NaN or an infinity in it is refused, naming the tensor.
     func float(_ name: String, _ shape: [Int]) throws -> Tensor {
-        try file.floatTensor(prefix + name, shape: shape)
+        let tensor = try file.floatTensor(prefix + name, shape: shape)
+        if let index = tensor.firstNonFinite {
+            let value = tensor.withUnsafeFloats { $0[index] }
+            throw ModelError.nonFiniteWeight(file: path, tensor: prefix + name, index: index, value: "\(value)")
+        }
+        return tensor
     }
 
     /// The tensor's shape.
@@ -90,6 +95,15 @@ struct ModelConfig {
             throw ModelError.badConfig(file: path, key: key, reason: "must be a number, got \(raw)")
         }
         return number.doubleValue
+    }
+
+    /// A finite number greater than zero (an epsilon, a scale), or `fallback` when absent.
+    func positiveDouble(_ key: String, _ fallback: Double) throws -> Double {
+        let value = try double(key, fallback)
+        guard value.isFinite, value > 0 else {
+            throw ModelError.badConfig(file: path, key: key, reason: "must be a finite number greater than 0, got \(value)")
+        }
+        return value
     }
 
     /// A string, or `fallback` when absent.

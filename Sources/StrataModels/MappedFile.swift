@@ -15,7 +15,8 @@ final class MappedFile: @unchecked Sendable {
     /// Maps `url` read-only.
     init(url: URL) throws {
         let path = url.path
-        let fd = open(path, O_RDONLY)
+        // O_NONBLOCK: opening a FIFO or a device must not wait for a writer (it is refused below).
+        let fd = open(path, O_RDONLY | O_NONBLOCK)
         guard fd >= 0 else { throw ModelError.unreadable(file: path, reason: String(cString: strerror(errno))) }
         defer { close(fd) }
         var info = stat()

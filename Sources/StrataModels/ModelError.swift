@@ -29,6 +29,8 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
     case shapeMismatch(file: String, tensor: String, expected: [Int], actual: [Int])
     /// An integer tensor holds a value that does not fit the target type.
     case valueOutOfRange(file: String, tensor: String, index: Int)
+    /// A weight tensor holds a NaN or an infinity (the first at flat `index`).
+    case nonFiniteWeight(file: String, tensor: String, index: Int, value: String)
     /// `config.json` is missing a value or holds one this encoder cannot use.
     case badConfig(file: String, key: String, reason: String)
     /// The model name is not one the loader knows.
@@ -46,6 +48,8 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
         switch self {
         case let .unreadable(file, reason):
             return "\(file): cannot read checkpoint: \(reason)"
+        case let .nonFiniteWeight(file, tensor, index, value):
+            return "\(file): tensor '\(tensor)' holds \(value) at element \(index): the checkpoint is damaged (weights must be finite)"
         case let .truncated(file, reason):
             return "\(file): truncated safetensors file: \(reason)"
         case let .badHeader(file, reason):

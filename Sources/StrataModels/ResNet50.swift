@@ -132,6 +132,11 @@ public final class ResNet50: ImageEncoder {
         } catch let error as TensorError {
             throw ModelError.kernel(architecture: "resnet50", reason: "folding \(bn): \(error)")
         }
+        // A negative running variance leaves a NaN in the folded weights.
+        if let index = folded.weight.firstNonFinite {
+            throw ModelError.nonFiniteWeight(file: checkpoint.path, tensor: bn + ".running_var (folded into \(conv).weight)",
+                                             index: index, value: "a variance below -eps")
+        }
         do {
             return try FoldedConv(weight: folded.weight, bias: folded.bias, stride: stride, padding: kernel / 2)
         } catch let error as TensorError {

@@ -47,7 +47,7 @@ public final class ViT: ImageEncoder {
         imageSize = try config.int("image_size", 224)
         patchSize = try config.int("patch_size", 16)
         channels = try config.int("num_channels", 3)
-        eps = Float(try config.double("layer_norm_eps", 1e-12))
+        eps = Float(try config.positiveDouble("layer_norm_eps", 1e-12))
         try config.geluActivation()
         let qkvBias = config.bool("qkv_bias", true)
         guard hidden % heads == 0 else {

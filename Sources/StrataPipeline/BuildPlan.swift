@@ -66,10 +66,13 @@ public struct BuildPlan: Sendable {
         var images = index.images.sorted { $0.id < $1.id }
         if let limit = dataset.limit { images = Array(images.prefix(limit)) }
         var planned: [Image] = []
+        var problems = index.problems.map { "\($0)" }
         planned.reserveCapacity(images.count)
         for image in images {
+            // The loader drops such records already; an index made elsewhere is held to the same rule.
             guard image.id >= 0, UInt64(image.id) < extraImageIDBase else {
-                throw PipelineError.buildFailed(reason: "image id \(image.id) (\(image.fileName)) is outside 0..<2^40")
+                problems.append("image id \(image.id) (\(image.fileName)) is outside 0..<2^40: dropped")
+                continue
             }
             planned.append(Image(id: UInt64(image.id), path: image.path,
                                  record: ImageRecord(fileName: image.fileName, width: image.width, height: image.height,
@@ -98,7 +101,7 @@ public struct BuildPlan: Sendable {
             shards.append(Shard(index: shards.count, images: slice, captions: captions))
             start += perShard
         }
-        return BuildPlan(shards: shards, problems: index.problems.map { "\($0)" })
+        return BuildPlan(shards: shards, problems: problems)
     }
 
     /// `train2017`, `train` → `.train`; `val2017` → `.val`; anything unknown → `.unassigned`.

@@ -87,12 +87,17 @@ public final class BuildRunner {
         var textEncoder = config.textEncoder
         if let override = options.textCheckpoint { textEncoder?.checkpoint = override }
 
+        let beforeImage = MemoryBudget.residentBytes()
         let imageSide = try imageEncoder.map { try ImageSide(encoder: $0, config: config, options: options, provider: provider, scratch: scratch) }
-        let tokenizer = try config.tokenizer.path.map(BuildRunner.loadTokenizer)
+        let beforeText = MemoryBudget.residentBytes()
+        let vocabulary = BuildRunner.tokenizerLocation(config.tokenizer.path, textCheckpoint: options.textCheckpoint)
+        let tokenizer = try vocabulary.map(BuildRunner.loadTokenizer)
         let textSide = try textEncoder.map { encoder -> TextSide in
             guard let tokenizer else { throw PipelineError.buildFailed(reason: "encoders.text needs a tokenizer (tokenizer.path or a checkpoint folder with vocab.txt)") }
             return try TextSide(encoder: encoder, tokenizer: tokenizer, options: options, provider: provider, scratch: scratch)
         }
+        try MemoryBudget.check(config: config, image: imageSide == nil ? nil : beforeImage.flatMap { a in beforeText.map { $0 - a } },
+                               text: textSide == nil ? nil : beforeText.flatMap { a in MemoryBudget.residentBytes().map { $0 - a } })
         for side in [imageSide?.weights, textSide?.weights].compactMap({ $0 }) where side.seeded {
             options.log("note: \(side.manifestEntry.name) has no checkpoint at hand; its weights are drawn from seed "
                         + "\(side.manifestEntry.checkpoint.prefix(while: { $0 != " " }).dropFirst("seeded:".count)): features are "
@@ -102,7 +107,7 @@ public final class BuildRunner {
         var manifest = Manifest(pipeline: config.sourceText,
                                 encoders: [imageSide?.weights.manifestEntry, textSide?.weights.manifestEntry].compactMap { $0 },
                                 preprocessing: imageSide.map { _ in BuildRunner.preprocessing(config.preprocess) },
-                                tokenizer: try tokenizer.map { try BuildRunner.tokenizerEntry($0, config: config) },
+                                tokenizer: try tokenizer.map { try BuildRunner.tokenizerEntry($0, at: vocabulary, maxLength: config.tokenizer.maxLength) },
                                 columns: (imageSide?.levels ?? []).map(\.column) + (textSide?.levels ?? []).map(\.column))
         let stored = try storedPipeline(orRefuse: manifest.pipeline)
         manifest.pipeline = stored.text
@@ -255,15 +260,29 @@ public final class BuildRunner {
         }
     }
 
-    static func tokenizerEntry(_ tokenizer: BertTokenizer, config: PipelineConfig) throws -> Manifest.Tokenizer {
-        var vocabulary = config.tokenizer.path ?? URL(fileURLWithPath: "/")
+    /// Where the tokenizer comes from: a `--text-checkpoint` folder holding `tokenizer.json` or
+    /// `vocab.txt` brings its own (the vocabulary its weights were trained with); otherwise the
+    /// pipeline's `tokenizer.path`.
+    static func tokenizerLocation(_ configured: URL?, textCheckpoint: URL?) -> URL? {
+        var isDirectory: ObjCBool = false
+        if let folder = textCheckpoint, FileManager.default.fileExists(atPath: folder.path, isDirectory: &isDirectory),
+           isDirectory.boolValue,
+           ["tokenizer.json", "vocab.txt"].contains(where: { FileManager.default.fileExists(atPath: folder.appendingPathComponent($0).path) }) {
+            return folder
+        }
+        return configured
+    }
+
+    /// The manifest's record of the tokenizer loaded from `location`, with the sha256 of the vocabulary file that ran.
+    static func tokenizerEntry(_ tokenizer: BertTokenizer, at location: URL?, maxLength: Int) throws -> Manifest.Tokenizer {
+        var vocabulary = location ?? URL(fileURLWithPath: "/")
         for name in ["tokenizer.json", "vocab.txt"] where FileManager.default.fileExists(atPath: vocabulary.appendingPathComponent(name).path) {
             vocabulary = vocabulary.appendingPathComponent(name)
             break
         }
         return Manifest.Tokenizer(kind: "bert-wordpiece", vocabSHA256: try SHA256.hex(ofFileAt: vocabulary),
                                   vocabSize: tokenizer.vocabulary.count, lowercase: tokenizer.configuration.normalizer.lowercase,
-                                  maxLength: config.tokenizer.maxLength)
+                                  maxLength: maxLength)
     }
 }
 

@@ -153,7 +153,7 @@ public struct PipelineConfig: Sendable, Equatable {
     public static func parse(_ text: String, file: String, baseDirectory: URL) throws -> PipelineConfig {
         let loaded: Any?
         do {
-            loaded = try Yams.load(yaml: text)
+            loaded = try JSONDocument.loadYAML(text)
         } catch {
             throw PipelineError.invalidYAML(file: file, reason: "\(error)")
         }

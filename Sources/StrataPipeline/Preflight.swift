@@ -71,8 +71,10 @@ public enum Preflight {
                 inputs.append(Input(key: options.textCheckpoint == nil ? "encoders.text.checkpoint" : "--text-checkpoint", url: url, kind: .either))
             }
         }
-        // Without `tokenizer.path`, the tokenizer is the text checkpoint's folder, checked above.
-        if let tokenizer = config.tokenizer.path, written(config, key: "tokenizer.path") != nil {
+        // Without `tokenizer.path`, the tokenizer is the text checkpoint's folder, checked above; so it
+        // is when a --text-checkpoint folder brings its own vocabulary.
+        if let tokenizer = config.tokenizer.path, written(config, key: "tokenizer.path") != nil,
+           BuildRunner.tokenizerLocation(tokenizer, textCheckpoint: options.textCheckpoint) == tokenizer {
             inputs.append(Input(key: "tokenizer.path", url: tokenizer, kind: .either))
         }
         return inputs

@@ -150,7 +150,7 @@ final class StageGraph: @unchecked Sendable {
             // Without a text encoder, captions are done once tokenized.
             progress.advance("captions", by: batches == 0 ? plan.shards[shard].captions.count : failures.count)
         case let .features(_, modality, rows, failures):
-            progress.advance(modality == .image ? "images" : "captions", by: (rows.first?.ids.count ?? 0) + (rows.isEmpty ? failures.count : 0))
+            progress.advance(modality == .image ? "images" : "captions", by: (rows.first?.ids.count ?? 0) + failures.count)
         }
     }
 
@@ -285,7 +285,8 @@ final class StageGraph: @unchecked Sendable {
             let part: ShardPart
             do {
                 let rows = try metrics.measure(items: ids(batch).count) { try encode(encoder, batch) }
-                part = .features(shard: shard(batch), modality: modality, rows: rows, failures: [])
+                let checked = try ColumnRows.separatingNonFinite(rows, modality: modality)
+                part = .features(shard: shard(batch), modality: modality, rows: checked.rows, failures: checked.failures)
             } catch {
                 part = .features(shard: shard(batch), modality: modality, rows: [],
                                  failures: ids(batch).map { ($0, "\(modality == .image ? "image" : "text") encoder: \(error)") })

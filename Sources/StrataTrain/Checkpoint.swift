@@ -1,4 +1,5 @@
 import Foundation
+import StrataCache
 import StrataTensor
 
 /// Minimal safetensors reading and writing for checkpoints: an 8-byte little-endian header length, a
@@ -7,13 +8,22 @@ import StrataTensor
 /// `module.load_state_dict`; reading accepts F32, F16, BF16 and I32 tensors (others are rejected).
 public enum Checkpoint {
     static let dtypeNames: [DType: String] = [.f32: "F32", .f16: "F16", .bf16: "BF16", .i32: "I32"]
+    /// Metadata key of the CRC-32 (8 hex digits) of the data section, which `decode` checks when present.
+    public static let checksumKey = "strata.data_crc32"
 
-    /// Encodes `tensors` (sorted by name, as the Python library does) with optional string metadata.
-    public static func encode(_ tensors: [String: Tensor], metadata: [String: String] = [:]) throws -> Data {
+    /// Encodes `tensors` (sorted by name, as the Python library does) with optional string metadata;
+    /// `checksummed` adds the CRC-32 of the data section to the metadata.
+    public static func encode(_ tensors: [String: Tensor], metadata: [String: String] = [:], checksummed: Bool = false) throws -> Data {
         var header: [String: Any] = [:]
+        let names = tensors.keys.sorted()
+        var metadata = metadata
+        if checksummed {
+            var crc: UInt32 = 0
+            for name in names { tensors[name]?.withUnsafeBytes { crc = Checksum.crc32($0, continuing: crc) } }
+            metadata[checksumKey] = String(format: "%08x", crc)
+        }
         if !metadata.isEmpty { header["__metadata__"] = metadata }
         var offset = 0
-        let names = tensors.keys.sorted()
         for name in names {
             guard let tensor = tensors[name], let dtype = dtypeNames[tensor.dtype] else { continue }
             header[name] = ["dtype": dtype, "shape": tensor.shape, "data_offsets": [offset, offset + tensor.byteCount]]
@@ -32,10 +42,10 @@ public enum Checkpoint {
         return data
     }
 
-    /// Writes `tensors` to `url` atomically.
+    /// Writes `tensors` to `url` atomically, with the data section's checksum in the metadata.
     public static func write(_ tensors: [String: Tensor], to url: URL, metadata: [String: String] = [:]) throws {
         do {
-            try encode(tensors, metadata: metadata).write(to: url, options: .atomic)
+            try encode(tensors, metadata: metadata, checksummed: true).write(to: url, options: .atomic)
         } catch let error as TrainError {
             throw error
         } catch {
@@ -69,6 +79,12 @@ public enum Checkpoint {
         }
         let body = start + Int(headerLength)
         let bodyLength = data.count - 8 - Int(headerLength)
+        if let stored = (header["__metadata__"] as? [String: String])?[checksumKey] {
+            let actual = data[body...].withUnsafeBytes { String(format: "%08x", Checksum.crc32($0)) }
+            guard actual == stored else {
+                throw fail("the data's CRC-32 is \(actual), the file records \(stored): the checkpoint is damaged")
+            }
+        }
         var tensors: [String: Tensor] = [:]
         for (name, entry) in header where name != "__metadata__" {
             guard let entry = entry as? [String: Any], let dtypeName = entry["dtype"] as? String,

@@ -23,6 +23,8 @@ public enum TrainError: Error, CustomStringConvertible, Equatable {
     case cacheData(cache: String, reason: String)
     /// A split holds no image with captions and values in the columns a head reads.
     case emptySplit(cache: String, split: String, columns: [String])
+    /// The training split has too few images for one batch (a batch needs two pairs).
+    case splitTooSmall(split: String, images: Int, batchSize: Int)
 
     public var description: String {
         switch self {
@@ -48,6 +50,8 @@ public enum TrainError: Error, CustomStringConvertible, Equatable {
             return "cache \(cache): \(reason)"
         case let .emptySplit(cache, split, columns):
             return "cache \(cache): split '\(split)' has no image with captions and values in \(columns)"
+        case let .splitTooSmall(split, images, batchSize):
+            return "split '\(split)' has \(images) usable image\(images == 1 ? "" : "s"); one training batch needs at least 2 (batch_size \(batchSize)), so nothing would be trained"
         }
     }
 }

@@ -44,6 +44,7 @@ struct TrainCommand: ParsableCommand {
         print("\(config.name): \(trainer.train.imageCount) training images / \(trainer.train.captionCount) captions, "
               + "\(trainer.validation.imageCount) validation images / \(trainer.validation.captionCount) captions "
               + "(split '\(trainer.validation.split)'), \(trainer.head.parameters.reduce(0) { $0 + $1.value.count }) parameters")
+        if let note = trainer.validationNote { print("note: \(note)") }
         trainer.progress = { print($0) }
         let result = try trainer.run()
         let report = directory.appendingPathComponent("report.svg")

@@ -15,6 +15,12 @@ struct VerifyCommand: ParsableCommand {
     var limit = 100
 
     func run() throws {
+        let structure = try CacheVerifier.verifyStructure(path: cache, limit: max(limit, 1))
+        guard structure.isEmpty else {
+            for problem in structure { print("damaged: \(problem)") }
+            print("\(structure.count)\(structure.count >= limit ? "+" : "") problems in the LMDB file of \(cache); its values were not read")
+            throw ExitCode(1)
+        }
         let reader = try CacheReader(path: cache)
         let problems = try CacheVerifier.verify(reader, limit: max(limit, 1))
         let values = reader.manifest.columns.reduce(0) { $0 + $1.count }

@@ -16,6 +16,15 @@ enum Programs {
     /// Runs `executable` to completion; returns its status and standard output.
     @discardableResult
     static func run(_ executable: URL, _ arguments: [String], expectSuccess: Bool = true) throws -> (status: Int32, output: String) {
+        let result = try runCapturingErrors(executable, arguments)
+        if expectSuccess, result.status != 0 || result.signalled {
+            throw Failure(description: "\(executable.lastPathComponent) \(arguments.joined(separator: " ")) exited with \(result.status): \(result.output) \(result.errors)")
+        }
+        return (result.status, result.output)
+    }
+
+    /// Runs `executable`; its status, whether a signal ended it, and both output streams.
+    static func runCapturingErrors(_ executable: URL, _ arguments: [String]) throws -> (status: Int32, signalled: Bool, output: String, errors: String) {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
@@ -24,14 +33,18 @@ enum Programs {
         process.standardOutput = output
         process.standardError = errors
         try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        let errorData = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        if expectSuccess, process.terminationStatus != 0 {
-            throw Failure(description: "\(executable.lastPathComponent) \(arguments.joined(separator: " ")) exited with \(process.terminationStatus): \(text) \(String(decoding: errorData, as: UTF8.self))")
+        // Standard error is drained on another thread so that neither pipe can fill up and block the child.
+        let errorText = LockedData()
+        let drained = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            errorText.set(errors.fileHandleForReading.readDataToEndOfFile())
+            drained.signal()
         }
-        return (process.terminationStatus, text)
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        drained.wait()
+        process.waitUntilExit()
+        return (process.terminationStatus, process.terminationReason == .uncaughtSignal,
+                String(decoding: data, as: UTF8.self), String(decoding: errorText.get(), as: UTF8.self))
     }
 
     /// The system `python3`.
@@ -42,6 +55,14 @@ enum Programs {
         }
         throw Failure(description: "python3 is not on PATH (scripts/setup installs lmdb and numpy for it)")
     }
+}
+
+/// Bytes handed over from another thread.
+final class LockedData: @unchecked Sendable {
+    private let lock = NSLock()
+    private var data = Data()
+    func set(_ value: Data) { lock.withLock { data = value } }
+    func get() -> Data { lock.withLock { data } }
 }
 
 /// A temporary cache directory removed when the test is done.

@@ -200,9 +200,10 @@ import StrataTensor
         do {
             _ = try CacheReader(path: garbage.path)
             Issue.record("a garbage data.mdb opened")
-        } catch let CacheError.lmdb(status, operation, _) {
-            #expect(status == .invalid)
-            #expect(operation == "mdb_env_open")
+        } catch let CacheError.damaged(path, reason) {
+            // Refused before LMDB maps it.
+            #expect(path.hasSuffix("data.mdb"))
+            #expect(reason.contains("page 0 is not an LMDB meta page"))
         }
         #expect(LMDBStatus(code: -30792) == .mapFull)
         #expect(LMDBStatus(code: 2) == .system(2))

@@ -19,7 +19,7 @@ import StrataTestSupport
 
     @Test func missingKeyNamesThePath() throws {
         do {
-            _ = try load(#"{"images": \#(Self.goodImages), "annotations": [{"id": 7, "image_id": 1}]}"#)
+            _ = try load(#"{"images": \#(Self.goodImages), "annotations": [{"id": 7, "image_id": 1}]}"#, strict: true)
             Issue.record("expected an error")
         } catch let error as DataError {
             guard case let .missingKey(file, path) = error else { Issue.record("wrong error \(error)"); return }
@@ -31,7 +31,7 @@ import StrataTestSupport
     @Test func wrongTypeNamesThePathAndTypes() throws {
         #expect(throws: DataError.self) { try load(#"{"images": {}, "annotations": []}"#) }
         do {
-            _ = try load(#"{"images": [{"id": "1", "file_name": "a.jpg"}], "annotations": []}"#)
+            _ = try load(#"{"images": [{"id": "1", "file_name": "a.jpg"}], "annotations": []}"#, strict: true)
             Issue.record("expected an error")
         } catch let error as DataError {
             guard case let .wrongType(_, path, expected, found) = error else { Issue.record("wrong error \(error)"); return }
@@ -40,7 +40,7 @@ import StrataTestSupport
             #expect(found == "a string")
         }
         do {
-            _ = try load(#"{"images": [{"id": true, "file_name": "a.jpg"}], "annotations": []}"#)
+            _ = try load(#"{"images": [{"id": true, "file_name": "a.jpg"}], "annotations": []}"#, strict: true)
             Issue.record("expected an error")
         } catch let error as DataError {
             #expect(error.description.contains("images[0].id should be an integer, found a boolean"))
@@ -83,6 +83,47 @@ import StrataTestSupport
         #expect(paths == ["images[1].id", "images[2].file_name", "images[3].file_name",
                           "annotations[1].id", "annotations[3].caption", "annotations[2].image_id"])
         #expect(index.problems.allSatisfy { $0.isRecordLevel })
+    }
+
+    @Test func everyFieldIsCheckedAndABadRecordIsDroppedWithItsPathAndValue() throws {
+        let longName = String(repeating: "n", count: 70_000) + ".jpg"
+        let json = #"""
+        {"images": [{"id": 1, "file_name": "a.jpg", "width": 640, "height": 480},
+                    {"id": 2, "file_name": "b.jpg", "width": -1, "height": 480},
+                    {"id": 3, "file_name": "c.jpg", "width": 640, "height": 5e9},
+                    {"id": 4, "file_name": "\#(longName)"},
+                    {"id": -5, "file_name": "e.jpg"},
+                    {"id": 1099511627776, "file_name": "f.jpg"},
+                    {"id": 7, "file_name": "g\u0007.jpg"},
+                    {"id": 8, "file_name": "h.jpg", "width": "wide"},
+                    {"id": 9, "file_name": "i.jpg", "height": 0}],
+         "annotations": [{"id": 10, "image_id": 1, "caption": "A dog."},
+                         {"id": -11, "image_id": 1, "caption": "Negative id."},
+                         {"id": 12, "image_id": -1, "caption": "Negative image."},
+                         {"id": 1099511627777, "image_id": 1, "caption": "Too large."},
+                         {"id": 14, "image_id": 1}]}
+        """#
+        let index = try load(json)
+        #expect(index.images.map(\.id) == [1])
+        #expect(index.captions.map(\.id) == [10])
+        let lines = index.problems.map(\.description)
+        let expected = ["images[1].width = -1: a width is a pixel count",
+                        "images[2].height = 5000000000: a height is a pixel count",
+                        "images[3].file_name = 'nnnn", "(70004 bytes): file names may have at most 1024 bytes",
+                        "images[4].id = -5: ids must be in 0..<2^40",
+                        "images[5].id = 1099511627776: ids must be in 0..<2^40",
+                        "images[6].file_name = 'g\u{07}.jpg': file names may not hold control characters",
+                        "images[7].width should be an integer, found a string",
+                        "images[8].height = 0: a height is a pixel count",
+                        "annotations[1].id = -11: ids must be in 0..<2^40",
+                        "annotations[2].image_id = -1: ids must be in 0..<2^40",
+                        "annotations[3].id = 1099511627777: ids must be in 0..<2^40",
+                        "annotations[4].caption is missing"]
+        for text in expected {
+            #expect(lines.contains { $0.contains(text) }, "no problem says '\(text)': \(lines)")
+        }
+        #expect(index.problems.count == 12, "\(lines)")
+        #expect(lines.allSatisfy { $0.contains("captions_mini.json: ") })
     }
 
     @Test func strictModeThrowsOnTheFirstRecordProblem() {

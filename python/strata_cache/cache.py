@@ -78,6 +78,36 @@ class Column:
         return f"Column({self.name}, {self.modality}, {self.dtype} [{shape}], {self.count} samples)"
 
 
+def check_data_file(path):
+    """Refuses a damaged `data.mdb` before LMDB maps it (LMDB would die of SIGBUS reading past the end
+    of a truncated file). LMDB 0.9 layout: meta pages 0 and 1 (magic 0xBEEFC0DE, version 1, page size
+    at byte 40 of page 0, last page at byte 136, transaction id at byte 144); the newer one counts."""
+    name = path.rstrip("/") + "/data.mdb"
+    with open(name, "rb") as f:
+        first = f.read(152)
+        if len(first) < 152:
+            raise ValueError(f"{name}: {len(first)} bytes, too few for LMDB's meta pages: damaged cache")
+        page_size = struct.unpack_from("<I", first, 40)[0]
+        if page_size < 512 or page_size > 65536 or page_size & (page_size - 1):
+            raise ValueError(f"{name}: meta page 0 records a page size of {page_size}: damaged cache")
+        f.seek(page_size)
+        metas = [first, f.read(152)]
+        f.seek(0, 2)
+        size = f.tell()
+    newest = None
+    for number, page in enumerate(metas):
+        if len(page) < 152 or struct.unpack_from("<I", page, 16)[0] != 0xBEEFC0DE or struct.unpack_from("<I", page, 20)[0] != 1:
+            raise ValueError(f"{name}: page {number} is not an LMDB meta page: damaged cache")
+        last_page, txnid = struct.unpack_from("<QQ", page, 136)
+        if newest is None or txnid > newest[1]:
+            newest = (last_page, txnid)
+    needed = (newest[0] + 1) * page_size
+    if needed > size:
+        raise ValueError(f"{name}: {size} bytes, but its meta page (transaction {newest[1]}) uses pages up to "
+                         f"{newest[0]}, which need {needed} bytes: the file is truncated by {needed - size} bytes; "
+                         "restore the cache from a good copy or build it again")
+
+
 class _Opened:
     """An environment opened by this process, with the database handles opened in it."""
 
@@ -94,6 +124,7 @@ def _opened(path):
     entry = _OPENED.get(real)
     if entry is not None and entry[0] == os.getpid():
         return entry[1]
+    check_data_file(real)
     try:
         # With the lock file, a writer running at the same time never reuses pages this reader sees.
         env = lmdb.open(real, readonly=True, max_dbs=512, subdir=True)
@@ -138,6 +169,10 @@ class Cache:
             raw = txn.get(b"manifest", db=meta)
         if raw is None:
             raise ValueError(f"{path}: no manifest in the 'meta' table")
+        with self.env.begin() as txn:
+            stored = txn.get(b"manifest#crc", db=meta)
+        if stored is not None and struct.unpack("<I", bytes(stored))[0] != zlib.crc32(bytes(raw)):
+            raise ValueError(f"{path}: the manifest does not match its stored CRC-32 (edited or damaged)")
         self.manifest = json.loads(bytes(raw))
         if self.manifest["formatVersion"] != FORMAT_VERSION:
             raise ValueError(f"{path}: format version {self.manifest['formatVersion']}, this reader reads {FORMAT_VERSION}")

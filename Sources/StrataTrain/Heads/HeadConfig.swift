@@ -201,7 +201,7 @@ public struct HeadConfig: Codable, Equatable, Sendable {
     public static func parse(_ yaml: String, file: String = "<yaml>") throws -> HeadConfig {
         let loaded: Any?
         do {
-            loaded = try Yams.load(yaml: yaml)
+            loaded = try JSONDocument.loadYAML(yaml)
         } catch {
             throw TrainError.headConfig(file: file, reason: "not valid YAML: \(error)")
         }

@@ -35,6 +35,8 @@ public final class HeadTrainer {
     public let head: RetrievalHead
     /// Where `best.safetensors` and `log.jsonl` go, or nil.
     public let outputDirectory: URL?
+    /// Why validation does not use the validation split (it has no usable image), or nil.
+    public private(set) var validationNote: String?
     /// Called with a line of progress per epoch.
     public var progress: (String) -> Void = { _ in }
 
@@ -45,15 +47,19 @@ public final class HeadTrainer {
         let reader = try CacheReader(path: cachePath)
         let train = try PairData(reader: reader, split: config.train.split, imageColumns: config.imageColumns,
                                  textColumns: config.textColumns, maxTextLength: config.train.maxTextLength, options: loaderOptions)
-        // A cache without a validation split is validated on its training split; any other problem is an error.
+        // A cache without a validation split is validated on its training split (and says so); any
+        // other problem is an error.
         let validation: PairData
+        var note: String?
         do {
             validation = try PairData(reader: reader, split: config.train.valSplit, imageColumns: config.imageColumns,
                                       textColumns: config.textColumns, maxTextLength: config.train.maxTextLength, options: loaderOptions)
         } catch TrainError.emptySplit {
             validation = train
+            note = "split '\(config.train.valSplit)' has no usable image: validating on the training split '\(config.train.split)' (its Recall is optimistic)"
         }
         try self.init(config: config, train: train, validation: validation, outputDirectory: outputDirectory)
+        validationNote = note
     }
 
     /// Trains on already indexed data.
@@ -76,6 +82,9 @@ public final class HeadTrainer {
     public func run() throws -> Result {
         let settings = config.train
         let plan = EpochPlan(captionCounts: train.captionsOfImage.map(\.count), batchSize: settings.batchSize, seed: settings.seed)
+        guard plan.batchesPerEpoch > 0 else {
+            throw TrainError.splitTooSmall(split: settings.split, images: train.imageCount, batchSize: settings.batchSize)
+        }
         let totalSteps = plan.batchesPerEpoch * settings.epochs
         // No weight decay on biases, norms, the logit scale and level logits (rank ≤ 1).
         let named = head.namedParameters
