@@ -35,7 +35,7 @@ struct Checkpoint {
     }
 
     /// Opens one weights file by its content: a `.json` index of shards, a `torch.save` archive (zip, or the
-    /// legacy pickle format, refused with advice) or a safetensors file.
+    /// legacy pickle format) or a safetensors file.
     static func openFile(_ url: URL) throws -> any TensorSource {
         if url.pathExtension.lowercased() == "json" { return try ShardedCheckpoint(index: url) }
         let file = try MappedFile(url: url)

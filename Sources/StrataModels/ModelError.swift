@@ -47,8 +47,6 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
     case badPickle(file: String, reason: String)
     /// The pickle names a global outside the state-dict allowlist; nothing from it is run.
     case unsafePickle(file: String, global: String)
-    /// A `torch.save` file in the pre-1.6 (non-zip) format.
-    case legacyTorchFormat(file: String)
     /// A checkpoint folder holds none of the weights files the loader looks for.
     case noWeights(folder: String, looked: [String])
     /// A checkpoint name resolved in no cache; `searched` lists every place looked at.
@@ -102,8 +100,6 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
             return "\(file): bad pickled state dict: \(reason)"
         case let .unsafePickle(file, global):
             return "\(file): refused: the pickle names '\(global)', which a state dict never needs (allowed: collections.OrderedDict, torch._utils._rebuild_tensor_v2, torch._utils._rebuild_parameter, torch.*Storage); nothing was run"
-        case let .legacyTorchFormat(file):
-            return "\(file): a legacy (pre-1.6, non-zip) torch.save file; re-save it with PyTorch >= 1.6: torch.save(torch.load(path, weights_only=True), new_path), or as safetensors"
         case let .noWeights(folder, looked):
             return "\(folder): no weights file (looked for \(looked.joined(separator: ", ")))"
         case let .checkpointNotFound(name, searched):

@@ -105,7 +105,8 @@ enum PickleGlobal: Equatable {
 struct RestrictedUnpickler {
     let path: String
     private let bytes: UnsafeRawBufferPointer
-    private var position = 0
+    /// The offset of the next byte to read: after `load()`, the first byte past its STOP.
+    private(set) var position = 0
     private var stack: [PickleValue] = []
     private var marks: [Int] = []
     private var memo: [Int: PickleValue] = [:]
@@ -319,8 +320,15 @@ struct RestrictedUnpickler {
         return allowed
     }
 
-    /// `('storage', torch.XStorage, key, location, numel)`.
+    /// `('storage', torch.XStorage, key, location, numel)`, or in legacy files the same with a sixth field,
+    /// the view metadata, which `torch.save` has written as `None` since PyTorch 0.4.
     private func persistent(_ id: PickleValue, _ at: Int) throws -> PickleValue {
+        if case let .tuple(fields) = id, fields.count == 6 {
+            guard case .none = fields[5] else {
+                throw fail("a legacy storage view (persistent id with view metadata) is not supported", at)
+            }
+            return try persistent(.tuple(Array(fields.prefix(5))), at)
+        }
         guard case let .tuple(fields) = id, fields.count == 5, case .string("storage") = fields[0],
               case let .global(.storageType(dtype)) = fields[1], case let .string(key) = fields[2],
               case let .int(count) = fields[4], count >= 0 else {

@@ -7,12 +7,16 @@ import StrataTensor
 /// The archive is a zip of stored entries: `PREFIX/data.pkl` (the pickled state dict, read by
 /// `RestrictedUnpickler`), `PREFIX/data/KEY` (one storage each) and `PREFIX/byteorder`. The file is
 /// memory-mapped and tensors are read from their storages in place, following their strides and offsets.
+/// The legacy (pre-1.6) format is read too: a sequence of pickles (magic number, protocol, system
+/// information, the state dict, the storage keys) followed by each storage as an 8-byte element count
+/// and its raw bytes (`LegacyTorchFile`).
 /// A checkpoint whose top level holds no tensors but a `state_dict` or `model` dict of them (training
 /// checkpoints) is read through that dict.
 public final class TorchCheckpoint: TensorSource, @unchecked Sendable {
     public let path: String
     public let names: [String]
-    private let archive: ZipArchive
+    /// Keeps the mapping that `storages` point into.
+    private let file: MappedFile
     private let tensors: [String: TorchTensorRef]
     private let storages: [String: UnsafeRawBufferPointer]
 
@@ -23,8 +27,23 @@ public final class TorchCheckpoint: TensorSource, @unchecked Sendable {
 
     init(file: MappedFile, path: String) throws {
         self.path = path
-        if TorchCheckpoint.isLegacy(file) { throw ModelError.legacyTorchFormat(file: path) }
-        archive = try ZipArchive(file: file, path: path)
+        self.file = file
+        if TorchCheckpoint.isLegacy(file) {
+            let legacy = try LegacyTorchFile(file: file, path: path)
+            var tensors: [String: TorchTensorRef] = [:]
+            for (name, tensor) in try TorchCheckpoint.stateDict(legacy.root, path: path) {
+                guard let storage = legacy.storages[tensor.storage.key] else {
+                    throw ModelError.badArchive(file: path, reason: "tensor '\(name)': storage \(tensor.storage.key) is not in the file")
+                }
+                try TorchCheckpoint.checkView(tensor, name: name, storageBytes: storage.count, path: path)
+                tensors[name] = tensor
+            }
+            self.tensors = tensors
+            storages = legacy.storages
+            names = tensors.keys.sorted()
+            return
+        }
+        let archive = try ZipArchive(file: file, path: path)
         let pickles = archive.entries.filter { $0.name.hasSuffix("data.pkl") && $0.name.split(separator: "/").count == 2 }
         guard pickles.count == 1, let pickle = pickles.first else {
             throw ModelError.badArchive(file: path, reason: pickles.isEmpty

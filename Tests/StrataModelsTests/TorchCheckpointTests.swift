@@ -66,10 +66,26 @@ import StrataTestSupport
         #expect(throws: ModelError.self) { try load([0x80, 0x02, 0x4b]) } // ends before STOP
     }
 
-    @Test func legacyFormatIsRefusedWithAdvice() throws {
+    @Test func legacyFormatReadsAsTheZipFormatDoes() throws {
         let url = CheckpointFixtures.url("legacy.pth")
-        #expect(throws: ModelError.legacyTorchFormat(file: url.path)) { try Checkpoint.open(url) }
-        #expect(ModelError.legacyTorchFormat(file: url.path).description.contains("torch.save(torch.load("))
+        let legacy = try TorchCheckpoint(url: url)
+        let reference = try SafetensorsFile(url: CheckpointFixtures.url("tensors.safetensors"))
+        #expect(legacy.names == reference.names)
+        for name in reference.names {
+            #expect(try legacy.shape(of: name) == reference.shape(of: name), "\(name)")
+            #expect(try legacy.floatTensor(name).floats == reference.floatTensor(name).floats, "\(name)")
+        }
+        #expect(try Checkpoint.open(url) is TorchCheckpoint)
+        // Cut inside the storages: refused with the file's path, never read past the end.
+        let data = try Data(contentsOf: url)
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("strata-legacy-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        for cut in [data.count - 3, data.count / 2, 40] {
+            let truncated = folder.appendingPathComponent("cut-\(cut).pth")
+            try data.prefix(cut).write(to: truncated)
+            #expect(throws: ModelError.self) { try TorchCheckpoint(url: truncated) }
+        }
     }
 
     @Test func damagedArchivesFailWithTheirPath() throws {
