@@ -79,7 +79,7 @@ let package = Package(
             "StrataTestSupport",
             "StrataCache",
         ], exclude: ["Fixtures"]),
-        .testTarget(name: "StrataModelsTests", dependencies: ["StrataModels", "StrataTestSupport"]),
+        .testTarget(name: "StrataModelsTests", dependencies: ["StrataModels", "StrataTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "StrataSchemaTests", dependencies: ["StrataSchema"]),
     ],
     swiftLanguageModes: [.v5]

@@ -27,13 +27,14 @@ public final class BERT: TextEncoder {
     let pooler: DenseLayer?
     let scratch = TransformerScratch()
 
-    /// Loads a `BertModel` folder (a `.safetensors` path loads with the `config.json` beside it).
+    /// Loads a `BertModel` folder (`config.json` and `model.safetensors`, `pytorch_model.bin` or a sharded index of
+    /// either); a weights file path loads with the `config.json` beside it.
     public init(folder url: URL) throws {
-        let weightsURL = Checkpoint.weightsURL(url)
+        let weightsURL = try Checkpoint.weightsURL(url)
         let config = try ModelConfig(folder: weightsURL.deletingLastPathComponent())
-        let file = try SafetensorsFile(url: weightsURL)
-        let prefix = try Checkpoint.detectPrefix(file, probe: "embeddings.word_embeddings.weight", candidates: ["", "bert."])
-        let checkpoint = Checkpoint(file: file, prefix: prefix)
+        let source = try Checkpoint.openFile(weightsURL)
+        let prefix = try Checkpoint.detectPrefix(source, probe: "embeddings.word_embeddings.weight", candidates: ["", "bert."])
+        let checkpoint = Checkpoint(source: source, prefix: prefix)
         hidden = try config.int("hidden_size")
         layers = try config.int("num_hidden_layers")
         heads = try config.int("num_attention_heads")

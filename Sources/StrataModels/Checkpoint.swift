@@ -1,41 +1,67 @@
 import Foundation
 import StrataTensor
 
-/// A safetensors checkpoint seen through a name prefix (e.g. `bert.` in classification checkpoints),
-/// with typed look-ups that check shapes against what the model's config implies.
+/// A checkpoint in any format Strata reads, seen through a name prefix (e.g. `bert.` in classification
+/// checkpoints), with typed look-ups that check shapes against what the model's config implies.
+///
+/// `float(_:_:)` is the one place where a model's weights are materialised from a checkpoint.
 struct Checkpoint {
-    /// The mapped file.
-    let file: SafetensorsFile
+    /// The tensors.
+    let source: any TensorSource
     /// Prepended to every name asked for.
     let prefix: String
 
-    /// The weights of `url`: a `.safetensors` file, or a folder holding `model.safetensors`.
-    static func open(_ url: URL) throws -> SafetensorsFile {
-        try SafetensorsFile(url: weightsURL(url))
+    /// The weights files a checkpoint folder may hold, in the order they are looked for.
+    static let folderFiles = ["model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
+                              "pytorch_model.bin.index.json"]
+
+    /// Opens the weights of `url`: a file in any supported format, or a folder holding one of `folderFiles`.
+    static func open(_ url: URL) throws -> any TensorSource {
+        try openFile(weightsURL(url))
     }
 
-    /// `url` itself, or `url/model.safetensors` when `url` is a folder.
-    static func weightsURL(_ url: URL) -> URL {
+    /// `url` itself when it is a file; a folder's first weights file of `folderFiles`.
+    static func weightsURL(_ url: URL) throws -> URL {
         var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue {
-            return url.appendingPathComponent("model.safetensors")
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
+            throw ModelError.unreadable(file: url.path, reason: "no such file or folder")
         }
-        return url
+        guard isDirectory.boolValue else { return url }
+        for name in folderFiles {
+            let candidate = url.appendingPathComponent(name)
+            if FileManager.default.fileExists(atPath: candidate.path) { return candidate }
+        }
+        throw ModelError.noWeights(folder: url.path, looked: folderFiles)
+    }
+
+    /// Opens one weights file by its content: a `.json` index of shards, a `torch.save` archive (zip, or the
+    /// legacy pickle format) or a safetensors file.
+    static func openFile(_ url: URL) throws -> any TensorSource {
+        if url.pathExtension.lowercased() == "json" { return try ShardedCheckpoint(index: url) }
+        let file = try MappedFile(url: url)
+        if ZipArchive.looksLikeZip(file) || TorchCheckpoint.isLegacy(file) {
+            return try TorchCheckpoint(file: file, path: url.path)
+        }
+        return try SafetensorsFile(file: file, path: url.path)
     }
 
     /// The first prefix under which `probe` exists, or a `missingTensor` error naming `probe`.
-    static func detectPrefix(_ file: SafetensorsFile, probe: String, candidates: [String]) throws -> String {
-        for candidate in candidates where file.contains(candidate + probe) { return candidate }
-        throw ModelError.missingTensor(file: file.path, tensor: probe)
+    static func detectPrefix(_ source: any TensorSource, probe: String, candidates: [String]) throws -> String {
+        for candidate in candidates where source.contains(candidate + probe) { return candidate }
+        throw ModelError.missingTensor(file: source.path, tensor: probe)
     }
 
-    var path: String { file.path }
+    var path: String { source.path }
 
-    func contains(_ name: String) -> Bool { file.contains(prefix + name) }
+    func contains(_ name: String) -> Bool { source.contains(prefix + name) }
 
     /// The tensor as f32, with exactly this shape; a NaN or an infinity in it is refused, naming the tensor.
     func float(_ name: String, _ shape: [Int]) throws -> Tensor {
-        let tensor = try file.floatTensor(prefix + name, shape: shape)
+        let actual = try source.shape(of: prefix + name)
+        guard actual == shape else {
+            throw ModelError.shapeMismatch(file: path, tensor: prefix + name, expected: shape, actual: actual)
+        }
+        let tensor = try source.floatTensor(prefix + name)
         if let index = tensor.firstNonFinite {
             let value = tensor.withUnsafeFloats { $0[index] }
             throw ModelError.nonFiniteWeight(file: path, tensor: prefix + name, index: index, value: "\(value)")
@@ -45,7 +71,7 @@ struct Checkpoint {
 
     /// The tensor's shape.
     func shape(_ name: String) throws -> [Int] {
-        try file.entry(prefix + name).shape
+        try source.shape(of: prefix + name)
     }
 
     /// The tensor as a Swift array, with exactly this shape.

@@ -43,6 +43,18 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
     case badInput(architecture: String, reason: String)
     /// A kernel failed (an internal shape error).
     case kernel(architecture: String, reason: String)
+    /// A `torch.save` zip archive is malformed (central directory, entries, storages, tensor views).
+    case badArchive(file: String, reason: String)
+    /// The pickled state dict of a `torch.save` archive is malformed or uses what a state dict does not.
+    case badPickle(file: String, reason: String)
+    /// The pickle names a global outside the state-dict allowlist; nothing from it is run.
+    case unsafePickle(file: String, global: String)
+    /// A checkpoint folder holds none of the weights files the loader looks for.
+    case noWeights(folder: String, looked: [String])
+    /// A checkpoint name resolved in no cache; `searched` lists every place looked at.
+    case checkpointNotFound(name: String, searched: [String])
+    /// A sharded checkpoint's index (`*.index.json`) is malformed or names a missing shard or tensor.
+    case badIndex(file: String, reason: String)
 
     public var description: String {
         switch self {
@@ -59,7 +71,7 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
         case let .unknownDType(file, tensor, dtype):
             return "\(file): tensor '\(tensor)': unknown dtype '\(dtype)'"
         case let .unsupportedDType(file, tensor, dtype):
-            return "\(file): tensor '\(tensor)': dtype \(dtype) is not supported here (F32, F16, BF16, I32, I64 are)"
+            return "\(file): tensor '\(tensor)': dtype \(dtype) is not supported here (F64, F32, F16, BF16, I64, I32, I16, I8, U8 and BOOL are)"
         case let .byteCountMismatch(file, tensor, shape, dtype, expected, actual):
             return "\(file): tensor '\(tensor)': shape \(shape) of \(dtype) needs \(expected) bytes, its data_offsets span \(actual)"
         case let .outOfBounds(file, tensor, end, dataSize):
@@ -86,6 +98,18 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
             return "\(architecture): bad input: \(reason)"
         case let .kernel(architecture, reason):
             return "\(architecture): \(reason)"
+        case let .badArchive(file, reason):
+            return "\(file): bad torch.save archive: \(reason)"
+        case let .badPickle(file, reason):
+            return "\(file): bad pickled state dict: \(reason)"
+        case let .unsafePickle(file, global):
+            return "\(file): refused: the pickle names '\(global)', which a state dict never needs (allowed: collections.OrderedDict, torch._utils._rebuild_tensor_v2, torch._utils._rebuild_parameter, torch.*Storage); nothing was run"
+        case let .noWeights(folder, looked):
+            return "\(folder): no weights file (looked for \(looked.joined(separator: ", ")))"
+        case let .checkpointNotFound(name, searched):
+            return "checkpoint '\(name)' not found (nothing is downloaded); looked in:\n" + searched.map { "  \($0)" }.joined(separator: "\n")
+        case let .badIndex(file, reason):
+            return "\(file): bad checkpoint index: \(reason)"
         }
     }
 }

@@ -59,15 +59,16 @@ public final class ResNet50: ImageEncoder {
     /// One set of buffers per worker.
     private var workerBuffers = [Buffers()]
 
-    /// Loads the weights at `url` (a `.safetensors` file or a folder holding `model.safetensors`).
+    /// Loads the weights at `url`: a `.safetensors` file, a `torch.save` file (`.pth`, `.pt`, `.bin`), a
+    /// sharded index, or a folder holding one of them.
     public convenience init(checkpoint url: URL) throws {
-        try self.init(file: Checkpoint.open(url))
+        try self.init(source: Checkpoint.open(url))
     }
 
     /// Loads the weights from an open checkpoint; names may carry a prefix such as `module.` or `model.`.
-    init(file: SafetensorsFile) throws {
-        let prefix = try ResNet50.prefix(of: file)
-        let checkpoint = Checkpoint(file: file, prefix: prefix)
+    init(source: any TensorSource) throws {
+        let prefix = try ResNet50.prefix(of: source)
+        let checkpoint = Checkpoint(source: source, prefix: prefix)
         stem = try ResNet50.fold(checkpoint, conv: "conv1", bn: "bn1", out: 64, in: 3, kernel: 7, stride: 2)
         var stages: [[Bottleneck]] = []
         var inChannels = 64
@@ -97,7 +98,7 @@ public final class ResNet50: ImageEncoder {
         if checkpoint.contains("fc.weight") {
             let shape = try checkpoint.shape("fc.weight")
             guard shape.count == 2, shape[1] == 2048 else {
-                throw ModelError.shapeMismatch(file: file.path, tensor: prefix + "fc.weight", expected: [shape.first ?? 1000, 2048], actual: shape)
+                throw ModelError.shapeMismatch(file: source.path, tensor: prefix + "fc.weight", expected: [shape.first ?? 1000, 2048], actual: shape)
             }
             fcWeight = try checkpoint.float("fc.weight", shape)
             fcBias = try checkpoint.float("fc.bias", [shape[0]])
@@ -108,12 +109,12 @@ public final class ResNet50: ImageEncoder {
     }
 
     /// The prefix before `conv1.weight` (torchvision and timm share the rest of the names).
-    static func prefix(of file: SafetensorsFile) throws -> String {
-        let candidates = file.names.filter { $0.hasSuffix("conv1.weight") && !$0.contains("layer") }
+    static func prefix(of source: any TensorSource) throws -> String {
+        let candidates = source.names.filter { $0.hasSuffix("conv1.weight") && !$0.contains("layer") }
             .map { String($0.dropLast("conv1.weight".count)) }
             .sorted { $0.count < $1.count }
         guard let prefix = candidates.first else {
-            throw ModelError.missingTensor(file: file.path, tensor: "conv1.weight")
+            throw ModelError.missingTensor(file: source.path, tensor: "conv1.weight")
         }
         return prefix
     }

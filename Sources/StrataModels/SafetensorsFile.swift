@@ -39,9 +39,13 @@ public final class SafetensorsFile: @unchecked Sendable {
     static let maximumHeaderLength = 100_000_000
 
     /// Maps and validates the file at `url`.
-    public init(url: URL) throws {
-        path = url.path
-        file = try MappedFile(url: url)
+    public convenience init(url: URL) throws {
+        try self.init(file: try MappedFile(url: url), path: url.path)
+    }
+
+    init(file: MappedFile, path: String) throws {
+        self.path = path
+        self.file = file
         let parsed = try SafetensorsFile.parse(file.bytes, count: file.count, path: path)
         entries = parsed.entries
         metadata = parsed.metadata
@@ -60,10 +64,10 @@ public final class SafetensorsFile: @unchecked Sendable {
         return entry
     }
 
-    /// The tensor converted to `f32` (from F32, F16, BF16, I32 or I64).
+    /// The tensor converted to `f32` (from any float, integer or bool dtype; not from F8 or U16-U64).
     public func floatTensor(_ name: String) throws -> Tensor {
         let entry = try self.entry(name)
-        guard ["F32", "F16", "BF16", "I32", "I64"].contains(entry.dtype) else {
+        guard let dtype = TorchDType(safetensors: entry.dtype) else {
             throw ModelError.unsupportedDType(file: path, tensor: name, dtype: entry.dtype)
         }
         var result = Tensor(zeros: entry.shape, dtype: .f32)
@@ -71,23 +75,11 @@ public final class SafetensorsFile: @unchecked Sendable {
         let source = try payload(entry)
         result.withUnsafeMutableFloats { out in
             guard let out = out.baseAddress, let source else { return }
-            switch entry.dtype {
-            case "F32":
+            if dtype == .float32 {
                 UnsafeMutableRawPointer(out).copyMemory(from: source, byteCount: count * 4)
-            case "F16":
-                for i in 0..<count {
-                    out[i] = HalfConversion.float(f16Bits: source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
-                }
-            case "BF16":
-                for i in 0..<count {
-                    out[i] = HalfConversion.float(bf16Bits: source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
-                }
-            case "I32":
-                for i in 0..<count { out[i] = Float(source.loadUnaligned(fromByteOffset: 4 * i, as: Int32.self)) }
-            case "I64":
-                for i in 0..<count { out[i] = Float(source.loadUnaligned(fromByteOffset: 8 * i, as: Int64.self)) }
-            default:
-                break
+            } else {
+                let load = dtype.floatLoader(source)
+                for i in 0..<count { out[i] = load(i) }
             }
         }
         return result
@@ -118,15 +110,6 @@ public final class SafetensorsFile: @unchecked Sendable {
         default:
             throw ModelError.unsupportedDType(file: path, tensor: name, dtype: entry.dtype)
         }
-    }
-
-    /// The tensor as `f32`, checking its shape.
-    public func floatTensor(_ name: String, shape: [Int]) throws -> Tensor {
-        let entry = try self.entry(name)
-        guard entry.shape == shape else {
-            throw ModelError.shapeMismatch(file: path, tensor: name, expected: shape, actual: entry.shape)
-        }
-        return try floatTensor(name)
     }
 
     private func payload(_ entry: Entry) throws -> UnsafeRawPointer? {

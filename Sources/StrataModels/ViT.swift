@@ -32,14 +32,15 @@ public final class ViT: ImageEncoder {
     /// Tokens per image, `[CLS]` included.
     var tokens: Int { grid * grid + 1 }
 
-    /// Loads a `ViTModel` folder (a `.safetensors` path loads with the `config.json` beside it).
+    /// Loads a `ViTModel` folder (`config.json` and `model.safetensors`, `pytorch_model.bin` or a sharded index of
+    /// either); a weights file path loads with the `config.json` beside it.
     public init(folder url: URL) throws {
-        let weightsURL = Checkpoint.weightsURL(url)
+        let weightsURL = try Checkpoint.weightsURL(url)
         let config = try ModelConfig(folder: weightsURL.deletingLastPathComponent())
-        let file = try SafetensorsFile(url: weightsURL)
-        let prefix = try Checkpoint.detectPrefix(file, probe: "embeddings.patch_embeddings.projection.weight",
+        let source = try Checkpoint.openFile(weightsURL)
+        let prefix = try Checkpoint.detectPrefix(source, probe: "embeddings.patch_embeddings.projection.weight",
                                                  candidates: ["", "vit."])
-        let checkpoint = Checkpoint(file: file, prefix: prefix)
+        let checkpoint = Checkpoint(source: source, prefix: prefix)
         hidden = try config.int("hidden_size")
         layers = try config.int("num_hidden_layers")
         let heads = try config.int("num_attention_heads")

@@ -1,4 +1,5 @@
 import Foundation
+import StrataModels
 import StrataSchema
 
 /// Reads a schema-valid pipeline document into a `PipelineConfig`, applying defaults and resolving paths.
@@ -14,6 +15,17 @@ struct DocumentReader {
         let expanded = (path as NSString).expandingTildeInPath
         return expanded.hasPrefix("/") ? URL(fileURLWithPath: expanded).standardizedFileURL
             : base.appendingPathComponent(expanded).standardizedFileURL
+    }
+
+    /// A checkpoint given as a path (relative to the pipeline file) or, when no such path exists and the text
+    /// has the form of one, as a hub name resolved in the local caches (left unresolved when it is in none;
+    /// the build then reports every place it looked).
+    private func checkpoint(_ value: Any?) -> (url: URL?, name: String?) {
+        guard let text = value as? String, let path = url(text) else { return (nil, nil) }
+        guard !FileManager.default.fileExists(atPath: path.path), CheckpointResolver.looksLikeName(text) else {
+            return (path, nil)
+        }
+        return ((try? CheckpointResolver().resolve(text)) ?? path, text)
     }
 
     private func urls(_ value: Any?) -> [URL] { (value as? [Any] ?? []).compactMap(url) }
@@ -136,7 +148,9 @@ struct DocumentReader {
             levels.append(PipelineConfig.Level(name: name, output: output, pool: pool, reduce: reduce,
                                                dtype: level["dtype"] as? String ?? "f16"))
         }
-        return PipelineConfig.Encoder(model: model, checkpoint: url(section["checkpoint"]), configJSON: configJSON,
-                                      seed: UInt64(DocumentReader.int(section["seed"]) ?? 0), levels: levels)
+        let checkpoint = checkpoint(section["checkpoint"])
+        return PipelineConfig.Encoder(model: model, checkpoint: checkpoint.url, checkpointName: checkpoint.name,
+                                      configJSON: configJSON, seed: UInt64(DocumentReader.int(section["seed"]) ?? 0),
+                                      levels: levels)
     }
 }

@@ -32,15 +32,26 @@ struct ResolvedWeights {
     static func resolve(_ encoder: PipelineConfig.Encoder, seedMissing: Bool, scratch: URL) throws -> ResolvedWeights {
         let files = FileManager.default
         if let checkpoint = encoder.checkpoint, files.fileExists(atPath: checkpoint.path) {
-            let weightsFile = EncoderLoader.weightsFile(of: checkpoint)
-            guard files.fileExists(atPath: weightsFile.path) else {
-                throw PipelineError.buildFailed(reason: "\(encoder.model) checkpoint \(checkpoint.path) has no model.safetensors")
+            let weightsFiles: [URL]
+            do {
+                weightsFiles = try EncoderLoader.weightsFiles(of: checkpoint)
+            } catch let error as ModelError {
+                throw PipelineError.buildFailed(reason: "\(encoder.model) checkpoint: \(error)")
             }
+            // A hub name is recorded with the file it resolved to.
+            let recorded = encoder.checkpointName.map { "\($0) (\(weightsFiles[0].path))" } ?? checkpoint.lastPathComponent
             let entry = Manifest.Encoder(name: encoder.model, architecture: architecture(of: encoder.model),
-                                         checkpoint: checkpoint.lastPathComponent,
-                                         weightsSHA256: try SHA256.hex(ofFileAt: weightsFile),
+                                         checkpoint: recorded,
+                                         weightsSHA256: try weightsDigest(weightsFiles),
                                          config: try configValues(in: checkpoint), gemm: GemmBackend.recordedName)
             return ResolvedWeights(checkpoint: checkpoint, seeded: false, manifestEntry: entry)
+        }
+        if let name = encoder.checkpointName, !seedMissing {
+            do {
+                _ = try CheckpointResolver().resolve(name)
+            } catch let error as ModelError {
+                throw PipelineError.buildFailed(reason: "\(encoder.model): \(error)")
+            }
         }
         if let checkpoint = encoder.checkpoint, !seedMissing {
             throw PipelineError.buildFailed(reason: "\(encoder.model) checkpoint \(checkpoint.path) does not exist (give one with --image-checkpoint or --text-checkpoint, or remove `checkpoint` to run on weights drawn from `seed`)")
@@ -58,6 +69,14 @@ struct ResolvedWeights {
                                                                encoding: .utf8),
                                      config: try configValues(in: folder), gemm: GemmBackend.recordedName)
         return ResolvedWeights(checkpoint: encoder.model == "resnet50" ? weights : folder, seeded: true, manifestEntry: entry)
+    }
+
+    /// The sha256 of a single weights file; for a sharded checkpoint, the sha256 of the lines
+    /// `<sha256>  <file name>` of the index and each shard (as `sha256sum` prints them).
+    static func weightsDigest(_ files: [URL]) throws -> String {
+        guard files.count > 1 else { return try SHA256.hex(ofFileAt: files[0]) }
+        let lines = try files.map { "\(try SHA256.hex(ofFileAt: $0))  \($0.lastPathComponent)\n" }.joined()
+        return SHA256.hex(of: Data(lines.utf8))
     }
 
     /// The file beside seeded weights that holds their sha256 (lowercase hex).

@@ -54,7 +54,11 @@ public struct PipelineConfig: Sendable, Equatable {
     /// One encoder and the levels it keeps.
     public struct Encoder: Sendable, Equatable {
         public var model: String
+        /// The checkpoint: a path, or the cache location a hub name resolved to.
         public var checkpoint: URL?
+        /// The hub name the checkpoint was given as (`torchvision/resnet50`, `google/vit-base-patch16-224`),
+        /// when it was not a path.
+        public var checkpointName: String?
         /// Sizes for a seeded encoder, as JSON text of a Hugging Face config.
         public var configJSON: String?
         public var seed: UInt64

@@ -1,4 +1,5 @@
 import Foundation
+import StrataModels
 
 /// Checks a build's inputs before any encoder loads, so a wrong path fails in a second with the key
 /// that named it instead of ending "complete" with every image recorded as a failure.
@@ -13,6 +14,8 @@ public enum Preflight {
         let key: String
         let url: URL
         let kind: Kind
+        /// The hub name the input was given as, when it was not a path.
+        var hubName: String?
     }
 
     /// Images sampled from the plan to check that the image folder is the right one.
@@ -26,7 +29,13 @@ public enum Preflight {
             let path = input.url.path
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
                 var reason = "does not exist"
-                if input.key.hasPrefix("encoders.") || input.key.hasSuffix("-checkpoint") {
+                if let name = input.hubName {
+                    do {
+                        _ = try CheckpointResolver().resolve(name)
+                    } catch {
+                        reason = "is not a path, and as a hub name: \(error)"
+                    }
+                } else if input.key.hasPrefix("encoders.") || input.key.hasSuffix("-checkpoint") {
                     reason += " (give one with --image-checkpoint or --text-checkpoint, or remove `checkpoint` to run on weights drawn from `seed`)"
                 }
                 throw missing(config, input, reason)
@@ -65,10 +74,12 @@ public enum Preflight {
         inputs += dataset.extraImages.enumerated().map { Input(key: "dataset.extra_images[\($0)]", url: $1, kind: .either) }
         if !options.seedMissingCheckpoints {
             if let url = options.imageCheckpoint ?? config.imageEncoder?.checkpoint {
-                inputs.append(Input(key: options.imageCheckpoint == nil ? "encoders.image.checkpoint" : "--image-checkpoint", url: url, kind: .either))
+                inputs.append(Input(key: options.imageCheckpoint == nil ? "encoders.image.checkpoint" : "--image-checkpoint", url: url,
+                                    kind: .either, hubName: options.imageCheckpoint == nil ? config.imageEncoder?.checkpointName : nil))
             }
             if let url = options.textCheckpoint ?? config.textEncoder?.checkpoint {
-                inputs.append(Input(key: options.textCheckpoint == nil ? "encoders.text.checkpoint" : "--text-checkpoint", url: url, kind: .either))
+                inputs.append(Input(key: options.textCheckpoint == nil ? "encoders.text.checkpoint" : "--text-checkpoint", url: url,
+                                    kind: .either, hubName: options.textCheckpoint == nil ? config.textEncoder?.checkpointName : nil))
             }
         }
         // Without `tokenizer.path`, the tokenizer is the text checkpoint's folder, checked above; so it

@@ -46,10 +46,10 @@ struct BuildRunOptions: ParsableArguments {
     @Option(name: .long, help: "Write the cache here instead of the pipeline's output.cache.")
     var cache: String?
 
-    @Option(name: .long, help: "Use this image encoder checkpoint instead of the pipeline's.")
+    @Option(name: .long, help: "Use this image encoder checkpoint instead of the pipeline's: a path, or a cached hub name (torchvision/resnet50, google/vit-base-patch16-224).")
     var imageCheckpoint: String?
 
-    @Option(name: .long, help: "Use this text encoder checkpoint folder instead of the pipeline's.")
+    @Option(name: .long, help: "Use this text encoder checkpoint instead of the pipeline's: a folder, or a cached hub name (bert-base-uncased).")
     var textCheckpoint: String?
 
     @Option(name: .long, help: "Worker counts over the pipeline's, e.g. decode=3,image_encoder=2 (they never change what is written).")
@@ -86,8 +86,8 @@ struct BuildRunOptions: ParsableArguments {
         options.cache = cache.map { URL(fileURLWithPath: $0) }
         options.part = part
         options.partCache = partCache.map { URL(fileURLWithPath: $0) }
-        options.imageCheckpoint = imageCheckpoint.map { URL(fileURLWithPath: $0) }
-        options.textCheckpoint = textCheckpoint.map { URL(fileURLWithPath: $0) }
+        options.imageCheckpoint = try imageCheckpoint.map(CheckpointArgument.url)
+        options.textCheckpoint = try textCheckpoint.map(CheckpointArgument.url)
         options.seedMissingCheckpoints = seedMissing
         if let maxFailures { options.maxFailures = try FailureLimit(parsing: maxFailures) }
         if let workers {

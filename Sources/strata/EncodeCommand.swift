@@ -18,7 +18,7 @@ struct EncodeCommand: ParsableCommand {
     @Option(name: .long, help: "resnet50, vit or bert.")
     var model: String
 
-    @Option(name: .long, help: "Checkpoint: a .safetensors file (resnet50) or a Hugging Face folder (vit, bert).")
+    @Option(name: .long, help: "Checkpoint: a weights file (.safetensors, .pth, .pt, .bin), a Hugging Face folder (vit, bert; config.json beside the weights), or a cached hub name (torchvision/resnet50, google/vit-base-patch16-224).")
     var checkpoint: String
 
     @Option(name: .long, help: "Input .npy: pixels [N, 3, H, W] or token ids [N, L].")
@@ -55,7 +55,7 @@ struct EncodeCommand: ParsableCommand {
 
     func run() throws {
         let request = EncodeRunner.Request(
-            model: model, checkpoint: URL(fileURLWithPath: checkpoint), input: URL(fileURLWithPath: input),
+            model: model, checkpoint: try CheckpointArgument.url(checkpoint), input: URL(fileURLWithPath: input),
             attentionMask: attentionMask.map { URL(fileURLWithPath: $0) },
             tokenTypeIDs: tokenTypeIds.map { URL(fileURLWithPath: $0) },
             levels: try parsedLevels(), outputDirectory: URL(fileURLWithPath: out))
