@@ -20,14 +20,18 @@ struct LegacyTorchFile {
     init(file: MappedFile, path: String) throws {
         guard let base = file.bytes else { throw ModelError.badPickle(file: path, reason: "the file is empty") }
         let bytes = UnsafeRawBufferPointer(start: base, count: file.count)
-        var offset = 0
+        // The magic number's pickle is the 14 bytes `TorchCheckpoint.isLegacy` checked (its 80-bit integer
+        // does not fit the unpickler's Int) and a STOP.
+        guard bytes.count > TorchCheckpoint.legacyMagic.count, bytes[TorchCheckpoint.legacyMagic.count] == 0x2e else {
+            throw ModelError.badPickle(file: path, reason: "the legacy magic number is not followed by STOP")
+        }
+        var offset = TorchCheckpoint.legacyMagic.count + 1
         func nextPickle() throws -> PickleValue {
             var unpickler = RestrictedUnpickler(bytes: UnsafeRawBufferPointer(rebasing: bytes[offset...]), path: path)
             let value = try unpickler.load()
             offset += unpickler.position
             return value
         }
-        _ = try nextPickle()  // the magic number, already checked by TorchCheckpoint.isLegacy
         guard case .int(LegacyTorchFile.protocolVersion) = try nextPickle() else {
             throw ModelError.badPickle(file: path, reason: "legacy torch.save format version is not \(LegacyTorchFile.protocolVersion)")
         }

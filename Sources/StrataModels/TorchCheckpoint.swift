@@ -77,10 +77,13 @@ public final class TorchCheckpoint: TensorSource, @unchecked Sendable {
         names = tensors.keys.sorted()
     }
 
+    /// PROTO 2, then LONG1 of 10 bytes: 0x1950a86a20f9469cfc6c, the legacy format's magic number.
+    static let legacyMagic: [UInt8] = [0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19]
+
     /// Whether the file starts as pre-1.6 `torch.save` files do: a protocol-2 pickle of the magic number
     /// 0x1950a86a20f9469cfc6c.
     static func isLegacy(_ file: MappedFile) -> Bool {
-        let magic: [UInt8] = [0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19]
+        let magic = legacyMagic
         guard let bytes = file.bytes, file.count >= magic.count else { return false }
         return magic.indices.allSatisfy { bytes.load(fromByteOffset: $0, as: UInt8.self) == magic[$0] }
     }
