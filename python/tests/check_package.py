@@ -3,9 +3,9 @@ system python3 from Tests/StrataCacheTests/ExternalReaderTests.swift).
 
 usage: check_package.py CACHE OTHER_CACHE    (two synthetic caches: SyntheticCache, 3 and 2 batches of 5)
 """
-import multiprocessing
 import os
 import pickle
+import signal
 import sys
 
 import numpy as np
@@ -36,15 +36,40 @@ def check_item(cache, dataset, index, item):
     assert dataset.image_ids[item["image_index"]] == image
 
 
-DATASET = None
-
-
-def fetch(index):
-    return DATASET[index]
+def forked_workers(dataset, count):
+    """Items of `dataset` read by `count` processes forked as a DataLoader forks its workers (worker w
+    reads the indices w, w + count, ...), returned in index order. A worker that fails or dies fails
+    the check with its exit status."""
+    workers = []
+    for worker in range(count):
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(read)
+            status = 0
+            try:
+                items = {i: dataset[i] for i in range(worker, len(dataset), count)}
+                payload = pickle.dumps(items)
+            except BaseException as error:  # reported to the parent, which fails the check
+                payload, status = pickle.dumps(repr(error)), 1
+            with os.fdopen(write, "wb") as out:
+                out.write(payload)
+            os._exit(status)
+        os.close(write)
+        workers.append((pid, read))
+    items = {}
+    for pid, read in workers:
+        with os.fdopen(read, "rb") as source:
+            payload = source.read()
+        _, status = os.waitpid(pid, 0)
+        result = pickle.loads(payload) if payload else None
+        assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, f"worker {pid} ended with status {status}: {result}"
+        items.update(result)
+    return [items[i] for i in range(len(dataset))]
 
 
 def main(argv):
-    global DATASET
+    signal.alarm(300)  # a hung worker fails the check (SIGALRM) instead of hanging the test run
     path, other = argv[1], argv[2]
     cache = strata_cache.Cache(path)
     # The split filter: SyntheticCache puts image id i in split i % 5 (1 = train), one caption each.
@@ -73,15 +98,14 @@ def main(argv):
             pass
 
     # Workers: forked after the parent read (each reopens the environment), and a pickled copy (spawn).
-    DATASET = strata_cache.PairDataset(path, split="val", image_columns=[IMAGE], text_columns=[TOKENS], max_text_length=4)
-    parent = [DATASET[i] for i in range(len(DATASET))]
-    with multiprocessing.get_context("fork").Pool(2) as pool:
-        forked = pool.map(fetch, range(len(DATASET)))
-    copy = pickle.loads(pickle.dumps(DATASET))
+    val = strata_cache.PairDataset(path, split="val", image_columns=[IMAGE], text_columns=[TOKENS], max_text_length=4)
+    parent = [val[i] for i in range(len(val))]
+    forked = forked_workers(val, 2)
+    copy = pickle.loads(pickle.dumps(val))
     for index, (a, b) in enumerate(zip(parent, forked)):
         for name in (IMAGE, TOKENS, TOKENS + ":mask"):
             assert np.array_equal(a[name], b[name]) and np.array_equal(a[name], copy[index][name]), (index, name)
-        check_item(cache, DATASET, index, a)
+        check_item(cache, val, index, a)
 
     # Two caches in one process, read in turn.
     second = strata_cache.PairDataset(other, split="train", image_columns=[IMAGE], text_columns=[TOKENS], max_text_length=3)
@@ -89,7 +113,7 @@ def main(argv):
     for index in range(len(second)):
         check_item(other_cache, second, index, second[index])
         check_item(cache, dataset, index % len(dataset), dataset[index % len(dataset)])
-    print("package checks passed:", len(dataset), "train pairs,", len(DATASET), "val pairs,", len(second), "pairs of the second cache")
+    print("package checks passed:", len(dataset), "train pairs,", len(val), "val pairs,", len(second), "pairs of the second cache")
     return 0
 
 
