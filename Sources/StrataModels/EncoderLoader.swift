@@ -22,7 +22,7 @@ public enum EncoderLoader {
     public static func tensors(at checkpoint: URL) throws -> any TensorSource { try Checkpoint.open(checkpoint) }
 
     /// Image encoder names the loader knows.
-    public static let imageModels = ["resnet50", "vit"]
+    public static let imageModels = ["resnet50", "vit"] + EfficientNetLite.Config.variants.map(\.name)
     /// Text encoder names the loader knows.
     public static let textModels = ["bert"]
 
@@ -31,7 +31,11 @@ public enum EncoderLoader {
         switch model.lowercased() {
         case "resnet50": return try ResNet50(checkpoint: checkpoint)
         case "vit": return try ViT(folder: checkpoint)
-        default: throw ModelError.unknownModel(name: model, known: imageModels)
+        default:
+            if let config = EfficientNetLite.Config.named(model) {
+                return try EfficientNetLite(checkpoint: checkpoint, config: config)
+            }
+            throw ModelError.unknownModel(name: model, known: imageModels)
         }
     }
 

@@ -32,7 +32,7 @@ public final class ResNet50: ImageEncoder {
     }
 
     /// Activation buffers reused from call to call.
-    final class Buffers {
+    final class Buffers: SplitBuffers {
         var x = Tensor(zeros: [0])
         var y = Tensor(zeros: [0])
         var a = Tensor(zeros: [0])
@@ -42,6 +42,7 @@ public final class ResNet50: ImageEncoder {
         /// This worker's share of the batch, when the batch is split.
         var input = Tensor(zeros: [0])
         let workspace = Workspace()
+        init() {}
     }
 
     public let architecture = "resnet50"
@@ -149,89 +150,19 @@ public final class ResNet50: ImageEncoder {
     public var outputs: [String] { ResNet50.stageNames + ["avgpool"] + (fcWeight == nil ? [] : ["fc"]) }
 
     public func validate(levels: [PyramidLevel]) throws {
-        for level in levels {
-            guard outputs.contains(level.output) else {
-                throw ModelError.unknownLevel(architecture: architecture, level: level.description,
-                                              reason: "unknown output (available: \(outputs.joined(separator: ", ")))")
-            }
-            let isMap = ResNet50.stageNames.contains(level.output)
-            if level.reduce == .cls {
-                throw ModelError.unknownLevel(architecture: architecture, level: level.description,
-                                              reason: "a convolutional map has no [CLS] token")
-            }
-            if !isMap, level.pool != nil || level.reduce != .none {
-                throw ModelError.unknownLevel(architecture: architecture, level: level.description,
-                                              reason: "\(level.output) is already a vector; pooling applies to layer1...layer4")
-            }
-            if let pool = level.pool, pool.count != 2 || pool.contains(where: { $0 < 1 }) {
-                throw ModelError.unknownLevel(architecture: architecture, level: level.description,
-                                              reason: "pool must be two sizes >= 1, got \(pool)")
-            }
-        }
+        try MapLevels.validate(levels, architecture: architecture, outputs: outputs, maps: ResNet50.stageNames)
     }
 
     public func encode(pixels: Tensor, levels: [PyramidLevel]) throws -> [Tensor] {
         try validate(levels: levels)
-        guard pixels.dtype == .f32, pixels.rank == 4, pixels.shape[1] == 3, pixels.shape[2] >= 32, pixels.shape[3] >= 32 else {
-            throw ModelError.badInput(architecture: architecture,
-                                      reason: "pixels must be f32 [N, 3, H, W] with H, W >= 32, got \(pixels.dtype) \(pixels.shape)")
-        }
+        try MapLevels.checkPixels(pixels, architecture: architecture)
         do {
-            return try runSplit(pixels, levels: levels)
+            return try BatchSplit.run(pixels, levels: levels, buffers: &workerBuffers) { part, buffers in
+                try self.run(part, levels: levels, buffers: buffers)
+            }
         } catch let error as TensorError {
             throw ModelError.kernel(architecture: architecture, reason: error.description)
         }
-    }
-
-    /// With several BLAS threads configured and several images, the batch is split into that many
-    /// contiguous parts, each run by its own worker with single-threaded gemms (no thread hand-offs
-    /// inside the many mid-sized convolution products), and the parts are joined back in order.
-    /// Each image's result does not depend on the split.
-    private func runSplit(_ pixels: Tensor, levels: [PyramidLevel]) throws -> [Tensor] {
-        let batch = pixels.shape[0]
-        let workers = min(SingleThreadedBLAS.configuredThreads, batch)
-        while workerBuffers.count < workers { workerBuffers.append(Buffers()) }
-        if workers <= 1 { return try run(pixels, levels: levels, buffers: workerBuffers[0]) }
-        let imageFloats = pixels.count / batch
-        let bounds = (0...workers).map { $0 * batch / workers }
-        var parts = [Result<[Tensor], Error>](repeating: .success([]), count: workers)
-        let buffers = workerBuffers
-        parts.withUnsafeMutableBufferPointer { slots in
-            guard let slots = slots.baseAddress else { return }
-            SingleThreadedBLAS.concurrentPerform(workers: workers) { worker in
-                let b = buffers[worker]
-                let count = bounds[worker + 1] - bounds[worker]
-                b.input.prepareOutput(shape: [count] + pixels.shape.dropFirst())
-                pixels.withUnsafeFloats { source in
-                    b.input.withUnsafeMutableFloats { target in
-                        guard let from = source.baseAddress, let to = target.baseAddress else { return }
-                        to.update(from: from + bounds[worker] * imageFloats, count: count * imageFloats)
-                    }
-                }
-                slots[worker] = Result { try self.run(b.input, levels: levels, buffers: b) }
-            }
-        }
-        let results = try parts.map { try $0.get() }
-        return try levels.indices.map { index in try ResNet50.concatenate(results.map { $0[index] }) }
-    }
-
-    /// Tensors joined along their first dimension.
-    static func concatenate(_ parts: [Tensor]) throws -> Tensor {
-        guard let first = parts.first else { return Tensor(zeros: [0]) }
-        let rows = parts.reduce(0) { $0 + $1.shape[0] }
-        var out = Tensor(zeros: [rows] + first.shape.dropFirst())
-        var offset = 0
-        out.withUnsafeMutableFloats { target in
-            guard let to = target.baseAddress else { return }
-            for part in parts {
-                part.withUnsafeFloats { source in
-                    guard let from = source.baseAddress else { return }
-                    (to + offset).update(from: from, count: source.count)
-                    offset += source.count
-                }
-            }
-        }
-        return out
     }
 
     private func run(_ pixels: Tensor, levels: [PyramidLevel], buffers b: Buffers) throws -> [Tensor] {
@@ -245,14 +176,14 @@ public final class ResNet50: ImageEncoder {
             for stage in 0...deepest {
                 for block in stages[stage] { try forward(block, b) }
                 for (index, level) in levels.enumerated() where level.output == ResNet50.stageNames[stage] {
-                    results[index] = try reduce(b.x, level)
+                    results[index] = try MapLevels.reduce(b.x, level)
                 }
             }
         }
         if needsHead {
             try Kernels.globalAvgPool2d(b.x, into: &b.pooled)
             for (index, level) in levels.enumerated() {
-                if level.output == "avgpool" { results[index] = ResNet50.copy(b.pooled) }
+                if level.output == "avgpool" { results[index] = BatchSplit.copy(b.pooled) }
                 if level.output == "fc", let fcWeight {
                     results[index] = try Kernels.linear(b.pooled, weight: fcWeight, bias: fcBias)
                 }
@@ -280,23 +211,5 @@ public final class ResNet50: ImageEncoder {
         try Kernels.conv2d(input, weight: layer.weight, bias: layer.bias, stride: Size2D(layer.stride, layer.stride),
                            padding: Size2D(layer.padding, layer.padding), activation: activation,
                            packedWeight: layer.packed, into: &out, workspace: workspace)
-    }
-
-    /// A stage map as the level asks: copied, adaptively pooled, or averaged to `[N, C]`.
-    private func reduce(_ map: Tensor, _ level: PyramidLevel) throws -> Tensor {
-        if let pool = level.pool, pool.count == 2 {
-            return try Kernels.adaptiveAvgPool2d(map, outputSize: Size2D(pool[0], pool[1]))
-        }
-        if level.reduce == .mean { return try Kernels.globalAvgPool2d(map) }
-        return ResNet50.copy(map)
-    }
-
-    /// A copy with its own storage (buffers must stay uniquely owned to be reused).
-    static func copy(_ tensor: Tensor) -> Tensor {
-        let result = Tensor(zeros: tensor.shape, dtype: tensor.dtype)
-        tensor.withUnsafeBytes { source in
-            if let base = source.baseAddress { result.storage.bytes.copyMemory(from: base, byteCount: source.count) }
-        }
-        return result
     }
 }

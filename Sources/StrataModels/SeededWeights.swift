@@ -197,7 +197,7 @@ public enum SeededWeights {
         return builder.tensors
     }
 
-    /// Writes the seeded weights of `model` (`resnet50`, `bert` or `vit`) into `folder`: `model.safetensors`,
+    /// Writes the seeded weights of `model` (`resnet50`, `bert`, `vit` or an `efficientnet_lite` size) into `folder`: `model.safetensors`,
     /// plus the `config.json` of `sizes` for a transformer. Returns what `EncoderLoader` loads: the weights
     /// file for ResNet-50, the folder otherwise.
     @discardableResult
@@ -208,7 +208,11 @@ public enum SeededWeights {
         case "resnet50": (tensors, config) = (try resnet50(seed: seed), [:])
         case "bert": (tensors, config) = (try bert(sizes, seed: seed), sizes.bertConfig)
         case "vit": (tensors, config) = (try vit(sizes, seed: seed), sizes.vitConfig)
-        default: throw ModelError.unknownModel(name: model, known: ["resnet50", "bert", "vit"])
+        default:
+            guard let lite = EfficientNetLite.Config.named(model) else {
+                throw ModelError.unknownModel(name: model, known: ["resnet50", "bert", "vit"] + EfficientNetLite.Config.variants.map(\.name))
+            }
+            (tensors, config) = (try efficientNetLite(lite, seed: seed), [:])
         }
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let weights = folder.appendingPathComponent("model.safetensors")

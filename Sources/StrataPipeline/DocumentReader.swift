@@ -78,7 +78,7 @@ struct DocumentReader {
         if let maxLength = DocumentReader.int(tok["max_length"]) { tokenizer.maxLength = maxLength }
 
         let encoders = section("encoders")
-        let imageEncoder = try encoder(encoders["image"], key: "encoders.image", allowed: ["resnet50", "vit"])
+        let imageEncoder = try encoder(encoders["image"], key: "encoders.image", allowed: Set(EncoderLoader.imageModels))
         let textEncoder = try encoder(encoders["text"], key: "encoders.text", allowed: ["bert"])
         if textEncoder != nil && tokenizer.path == nil {
             // A BERT checkpoint folder carries its own vocabulary.
@@ -130,20 +130,21 @@ struct DocumentReader {
             guard names.insert(name).inserted else {
                 throw invalid("\(key).levels[\(offset)].name", "repeats \"\(name)\"; level names must be unique")
             }
-            let isResNet = model == "resnet50"
             let resnetOutputs: Set<String> = ["layer1", "layer2", "layer3", "layer4", "avgpool", "fc"]
-            guard isResNet == resnetOutputs.contains(output) else {
+            let convolutional = LevelMapping.convolutionalOutputs(of: model)
+            guard convolutional.map({ $0.maps.contains(output) || $0.vectors.contains(output) })
+                    ?? !resnetOutputs.contains(output) else {
                 throw invalid("\(key).levels[\(offset)].output", "\"\(output)\" is not an output of \(model)")
             }
             let reduce = level["reduce"] as? String ?? "none"
-            if isResNet && reduce != "none" {
+            if convolutional != nil && reduce != "none" {
                 throw invalid("\(key).levels[\(offset)].reduce", "applies to transformer outputs only")
             }
             let pool = DocumentReader.ints(level["pool"])
             let patchGrid = model == "vit" && reduce == "patches"
-            if pool != nil && !(isResNet && output.hasPrefix("layer")) && !patchGrid {
+            if pool != nil && !(convolutional?.maps.contains(output) ?? false) && !patchGrid {
                 throw invalid("\(key).levels[\(offset)].pool",
-                              "applies to ResNet feature maps (layer1..layer4) and ViT patch tokens (reduce: patches) only")
+                              "applies to convolutional feature maps (ResNet layer1..layer4, EfficientNet-Lite stage2..stage5 and head) and ViT patch tokens (reduce: patches) only")
             }
             levels.append(PipelineConfig.Level(name: name, output: output, pool: pool, reduce: reduce,
                                                dtype: level["dtype"] as? String ?? "f16"))

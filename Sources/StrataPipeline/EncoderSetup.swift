@@ -118,7 +118,8 @@ struct ResolvedWeights {
     }
 
     static func architecture(of model: String) -> String {
-        model.hasPrefix("resnet") ? "resnet" : model
+        if EfficientNetLite.Config.named(model) != nil { return "efficientnet_lite" }
+        return model.hasPrefix("resnet") ? "resnet" : model
     }
 
     /// A checkpoint folder's `config.json` as manifest values (empty for a bare weights file).
@@ -162,9 +163,16 @@ enum LevelMapping {
         return dtype
     }
 
-    /// The spatial stride of a ResNet output, in input pixels.
+    /// The spatial stride of a convolutional output (ResNet, EfficientNet-Lite), in input pixels.
     static func stride(of output: String) -> Int? {
-        ["layer1": 4, "layer2": 8, "layer3": 16, "layer4": 32][output]
+        ["layer1": 4, "layer2": 8, "layer3": 16, "layer4": 32][output] ?? EfficientNetLite.strides[output]
+    }
+
+    /// A convolutional model's map outputs (poolable) and vector outputs; nil for transformers.
+    static func convolutionalOutputs(of model: String) -> (maps: Set<String>, vectors: Set<String>)? {
+        if model == "resnet50" { return (["layer1", "layer2", "layer3", "layer4"], ["avgpool", "fc"]) }
+        if EfficientNetLite.Config.named(model) != nil { return (Set(EfficientNetLite.mapLevels), ["avgpool", "fc"]) }
+        return nil
     }
 
     /// The transformer layer of `hidden_state_K`.

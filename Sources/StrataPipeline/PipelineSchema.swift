@@ -111,9 +111,9 @@ public enum PipelineSchema {
       "additionalProperties": false,
       "required": ["model", "levels"],
       "properties": {
-        "model": {"enum": ["resnet50", "vit", "bert"]},
+        "model": {"enum": ["resnet50", "vit", "bert", "efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2", "efficientnet_lite3", "efficientnet_lite4"]},
         "checkpoint": {
-          "description": "A .safetensors file (ResNet-50) or a Hugging Face folder with config.json and model.safetensors (ViT, BERT). Without it the encoder is initialised from `seed` and the manifest says so.",
+          "description": "A weights file (ResNet-50, EfficientNet-Lite) or a Hugging Face folder with config.json and model.safetensors (ViT, BERT). Without it the encoder is initialised from `seed` and the manifest says so.",
           "type": "string", "minLength": 1
         },
         "config": {
@@ -131,11 +131,11 @@ public enum PipelineSchema {
       "properties": {
         "name": {"description": "Column name suffix; defaults to the output's name.", "type": "string", "pattern": "^[A-Za-z0-9_.-]+$"},
         "output": {
-          "description": "layer1..layer4, avgpool, fc (ResNet-50); hidden_state_K, last_hidden_state, pooler_output (ViT, BERT).",
-          "type": "string", "pattern": "^(layer[1-4]|avgpool|fc|hidden_state_[0-9]+|last_hidden_state|pooler_output)$"
+          "description": "layer1..layer4, avgpool, fc (ResNet-50); stage2..stage5, head, avgpool, fc (EfficientNet-Lite); hidden_state_K, last_hidden_state, pooler_output (ViT, BERT).",
+          "type": "string", "pattern": "^(layer[1-4]|stage[2-5]|head|avgpool|fc|hidden_state_[0-9]+|last_hidden_state|pooler_output)$"
         },
         "pool": {
-          "description": "Adaptive average pool of a feature map (ResNet layer1..layer4) or of ViT patch tokens (reduce: patches) to [height, width].",
+          "description": "Adaptive average pool of a feature map (ResNet layer1..layer4, EfficientNet-Lite stage2..stage5 and head) or of ViT patch tokens (reduce: patches) to [height, width].",
           "type": "array", "items": {"type": "integer", "minimum": 1}, "minItems": 2, "maxItems": 2
         },
         "reduce": {"description": "Token reduction for transformer outputs.", "enum": ["none", "cls", "mean", "patches"]},

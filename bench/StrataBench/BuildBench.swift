@@ -1,13 +1,22 @@
 import Foundation
 import StrataPipeline
 
-/// `bench/run build [PIPELINE]`: builds the same cache with `strata build` and with the PyTorch script
-/// a user would write (bench/peers/build.py: DataLoader with 2 workers, torchvision transforms, HF
-/// tokenizer, the same weights, py-lmdb), one after the other, and prints images/s, captions/s and the
-/// ratio of wall times. Defaults to coco-mini with the fixture ResNet-50 and the real MiniLM.
+/// `bench/run build [PIPELINE...]`: builds the same cache with `strata build` and with the PyTorch script
+/// a user would write (bench/peers/build.py: DataLoader with 2 workers, torchvision transforms or the
+/// EfficientNet-Lite reference package, HF tokenizer, the same weights, py-lmdb), one after the other, and
+/// prints images/s, captions/s and the ratio of wall times. Defaults to coco-mini with the fixture
+/// ResNet-50 and the real MiniLM, then with the pretrained EfficientNet-Lite0 and MiniLM
+/// (scripts/fetch_models.py fetches them).
 enum BuildBench {
+    static let defaultPipelines = ["pipelines/coco-mini-resnet50-minilm.yaml", "pipelines/coco-mini-efficientnet-minilm.yaml"]
+
     static func run(_ arguments: [String]) throws {
-        let pipeline = URL(fileURLWithPath: arguments.first ?? "pipelines/coco-mini-resnet50-minilm.yaml")
+        for path in arguments.isEmpty ? defaultPipelines : arguments {
+            try compare(URL(fileURLWithPath: path))
+        }
+    }
+
+    static func compare(_ pipeline: URL) throws {
         let config = try PipelineConfig.load(contentsOf: pipeline)
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("strata-build-bench-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)

@@ -3,7 +3,8 @@ import StrataCache
 import StrataTensor
 import StrataTrain
 
-/// `bench/run heads [CACHE] [--epochs N] [--threads T] [--seeds K] [--dropout]`: trains heads 1 (projector +
+/// `bench/run heads [CACHE] [--epochs N] [--threads T] [--seeds K] [--dropout] [--heads NAMES]
+/// [--columns IMAGE,TEXT]`: trains heads 1 (projector +
 /// contrastive) and 2 (bidirectional cross-attention + ITM) from `heads/*.yaml` on CACHE with Strata and
 /// with the PyTorch peer `bench/peers/heads.py`, which reads the same cache through `schemas/strata_cache.py`.
 /// Both start from the same initial weights (a safetensors file Strata writes), visit the same batches
@@ -12,6 +13,9 @@ import StrataTrain
 /// differ, which makes the runs drift apart for reasons unrelated to the implementations). Prints both
 /// Recall@K tables, the spread of PyTorch's results across `K` extra seeds (its own initialisation: the
 /// noise any comparison has to live with), and the training steps/s ratio.
+///
+/// `--columns` trains on other pooled columns than the head files name, e.g.
+/// `--heads projector --columns image/efficientnet_lite0/pooled,text/bert/mean` on the `strata demo` cache.
 ///
 /// When CACHE does not exist it is written first: synthetic features with the column names and shapes
 /// of `pipelines/coco-mini-resnet50-minilm.yaml` and coco-mini's size (80 + 80 images, 5 captions each).
@@ -23,6 +27,7 @@ enum HeadsBench {
         var extraSeeds = 2
         var heads = ["projector", "cross-attention"]
         var dropout = false
+        var columns: [String]?
         var rest = arguments[...]
         while let argument = rest.popFirst() {
             switch argument {
@@ -30,6 +35,7 @@ enum HeadsBench {
             case "--threads": threads = rest.popFirst().flatMap(Int.init) ?? threads
             case "--seeds": extraSeeds = rest.popFirst().flatMap(Int.init) ?? extraSeeds
             case "--dropout": dropout = true
+            case "--columns": columns = rest.popFirst().map { $0.split(separator: ",").map(String.init) }
             case "--heads": heads = rest.popFirst().map { $0.split(separator: ",").map(String.init) } ?? heads
             default: cache = argument
             }
@@ -49,6 +55,9 @@ enum HeadsBench {
             if let epochs { config.train.epochs = epochs }
             config.train.patience = 0  // both sides run every epoch and report their best one
             if !dropout { config.dropout = 0 }
+            if let columns, columns.count == 2 {
+                (config.image, config.text, config.levels) = (columns[0], columns[1], nil)
+            }
             try compare(config, cache: cache, work: work, threads: threads, extraSeeds: extraSeeds)
         }
     }

@@ -1,6 +1,8 @@
 """The cache a user would build with PyTorch: DataLoader (2 workers) + torchvision transforms for images,
-a Hugging Face fast tokenizer for captions, the same ResNet-50 and BERT weights, py-lmdb writes of the
-same levels. Reads the same pipeline YAML as `strata build`; prints one JSON line with its timings."""
+a Hugging Face fast tokenizer for captions, the same ResNet-50 (torchvision) or EfficientNet-Lite
+(efficientnet_lite_pytorch, the reference package, with TensorFlow "SAME" padding) and BERT weights, py-lmdb
+writes of the same levels. Reads the same pipeline YAML as `strata build`; prints one JSON line with its
+timings."""
 import json
 import os
 import struct
@@ -56,6 +58,11 @@ def resnet_levels(model, x, levels):
         x = getattr(model, name)(x)
         outputs[name] = x
     outputs["avgpool"] = torch.flatten(model.avgpool(x), 1)
+    return select(outputs, levels)
+
+
+def select(outputs, levels):
+    """The pipeline's levels from an encoder's outputs, maps adaptively pooled where a level asks."""
     result = []
     for level in levels:
         value = outputs[level["output"]]
@@ -63,6 +70,42 @@ def resnet_levels(model, x, levels):
             value = F.adaptive_avg_pool2d(value, level["pool"])
         result.append(value)
     return result
+
+
+# Blocks whose outputs are EfficientNet-Lite's stride-4, 8, 16 and 32 stages, by variant.
+LITE_STAGES = {"efficientnet_lite0": [2, 4, 10, 15], "efficientnet_lite1": [3, 6, 14, 20],
+               "efficientnet_lite2": [3, 6, 14, 20], "efficientnet_lite3": [3, 6, 16, 23],
+               "efficientnet_lite4": [4, 8, 20, 29]}
+
+
+def efficientnet_levels(model, stages, x, levels):
+    x = model._swish(model._bn0(model._conv_stem(x)))
+    outputs = {}
+    for index, block in enumerate(model._blocks):
+        x = block(x)
+        if index in stages:
+            outputs[f"stage{stages.index(index) + 2}"] = x
+    outputs["head"] = model._swish(model._bn1(model._conv_head(x)))
+    outputs["avgpool"] = outputs["head"].mean(dim=(2, 3))
+    outputs["fc"] = model._fc(outputs["avgpool"])
+    return select(outputs, levels)
+
+
+def image_model(image_cfg, base):
+    """The image encoder and a function from pixels to the pipeline's levels."""
+    checkpoint = os.path.join(base, os.path.expanduser(image_cfg["checkpoint"]))
+    if image_cfg["model"].startswith("efficientnet_lite"):
+        from efficientnet_lite_pytorch import EfficientNet
+        model = EfficientNet.from_name(image_cfg["model"].replace("_", "-"), image_size=None)
+        model.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=True))
+        model.eval()
+        stages = LITE_STAGES[image_cfg["model"]]
+        return lambda x, levels: efficientnet_levels(model, stages, x, levels)
+    model = torchvision.models.resnet50()
+    state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(checkpoint).items()}
+    model.load_state_dict(state)
+    model.eval()
+    return lambda x, levels: resnet_levels(model, x, levels)
 
 
 def main():
@@ -86,18 +129,16 @@ def main():
     commit_every = batch.get("commit_every", 256)
     image_cfg, text_cfg = config["encoders"]["image"], config["encoders"]["text"]
 
-    model = torchvision.models.resnet50()
-    state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(os.path.join(base, image_cfg["checkpoint"])).items()}
-    model.load_state_dict(state)
-    model.eval()
-    text_folder = os.path.join(base, text_cfg["checkpoint"])
+    encode_images = image_model(image_cfg, base)
+    image_name = image_cfg["model"]
+    text_folder = os.path.join(base, os.path.expanduser(text_cfg["checkpoint"]))
     bert = BertModel.from_pretrained(text_folder, add_pooling_layer=True).eval()
     tokenizer = BertTokenizerFast.from_pretrained(text_folder)
     max_length = config.get("tokenizer", {}).get("max_length", 128)
     dtypes = {"f32": np.float32, "f16": np.float16, "bf16": np.float32}
 
     env = lmdb.open(out, map_size=1 << 36, max_dbs=64)
-    names = ["image/resnet50/" + level["name"] for level in image_cfg["levels"]]
+    names = [f"image/{image_name}/" + level["name"] for level in image_cfg["levels"]]
     names += ["text/bert/" + level["name"] for level in text_cfg["levels"]]
     tables = {name: env.open_db(name.encode()) for name in names}
 
@@ -110,10 +151,10 @@ def main():
         image_count = 0
         txn = env.begin(write=True)
         for ids, pixels in loader:
-            outputs = resnet_levels(model, pixels, image_cfg["levels"])
+            outputs = encode_images(pixels, image_cfg["levels"])
             for level, value in zip(image_cfg["levels"], outputs):
                 array = value.numpy().astype(dtypes[level.get("dtype", "f32")])
-                db = table("image/resnet50/" + level["name"])
+                db = table(f"image/{image_name}/" + level["name"])
                 for row, image_id in enumerate(ids.tolist()):
                     txn.put(struct.pack(">Q", image_id), array[row].tobytes(), db=db)
             image_count += len(ids)
