@@ -213,17 +213,13 @@ public final class EfficientNetLite: ImageEncoder {
     /// are packed for the gemm once.
     static func fold(_ checkpoint: Checkpoint, conv: String, bn: String, out: Int, in inChannels: Int,
                      kernel: Int, stride: Int, depthwise: Bool) throws -> FoldedConv {
-        let weight = try checkpoint.float(conv + ".weight", [out, inChannels, kernel, kernel])
+        let folded = try BatchNormFolding.fold(checkpoint, conv: conv, bn: bn, out: out, in: inChannels, kernel: kernel,
+                                               eps: batchNormEps, architecture: "efficientnet_lite")
         do {
-            let folded = try Kernels.foldBatchNorm(
-                weight: weight, bias: nil,
-                gamma: checkpoint.float(bn + ".weight", [out]), beta: checkpoint.float(bn + ".bias", [out]),
-                mean: checkpoint.float(bn + ".running_mean", [out]), variance: checkpoint.float(bn + ".running_var", [out]),
-                eps: batchNormEps)
             let packed = depthwise ? nil : try PackedMatrix.pack(folded.weight, side: .left)
             return FoldedConv(weight: folded.weight, bias: folded.bias, kernel: kernel, stride: stride, packed: packed)
         } catch let error as TensorError {
-            throw ModelError.kernel(architecture: "efficientnet_lite", reason: "folding \(bn) into \(conv): \(error)")
+            throw ModelError.kernel(architecture: "efficientnet_lite", reason: "packing \(conv): \(error)")
         }
     }
 

@@ -6,7 +6,7 @@ import StrataTensor
 public enum EncodeRunner {
     /// What to encode.
     public struct Request: Sendable {
-        /// `resnet50`, `vit` or `bert`.
+        /// A `ModelRegistry` family name: `resnet18`...`resnet152`, `vit` or `bert`.
         public var model: String
         /// Checkpoint file or folder (see `EncoderLoader`).
         public var checkpoint: URL
@@ -36,12 +36,7 @@ public enum EncodeRunner {
 
     /// The levels written when none are asked for.
     public static func defaultLevels(model: String) -> [PyramidLevel] {
-        switch model.lowercased() {
-        case "resnet50":
-            return ["layer1", "layer2", "layer3", "layer4", "avgpool", "fc"].map { PyramidLevel(output: $0) }
-        default:
-            return ["last_hidden_state", "pooler_output"].map { PyramidLevel(output: $0) }
-        }
+        (ModelRegistry.family(named: model)?.defaultOutputs ?? []).map { PyramidLevel(output: $0) }
     }
 
     /// The file a level is written to: `layer2.npy`, `layer2_pool7x7.npy`, `last_hidden_state_mean.npy`.
@@ -55,7 +50,7 @@ public enum EncodeRunner {
         let levels = request.levels.isEmpty ? defaultLevels(model: request.model) : request.levels
         let input = try NPY.read(contentsOf: request.input)
         let outputs: [Tensor]
-        if EncoderLoader.textModels.contains(request.model.lowercased()) {
+        if ModelRegistry.family(named: request.model)?.modality == .text {
             let encoder = try EncoderLoader.textEncoder(model: request.model, checkpoint: request.checkpoint)
             try encoder.validate(levels: levels)
             let ids = input.converted(to: .i32)

@@ -1,10 +1,11 @@
 import Foundation
 
-/// Builds encoders from a model name and a checkpoint location (the build pipeline's entry point).
+/// Builds encoders from a model family name and a checkpoint location (the build pipeline's entry point).
 ///
 /// A checkpoint is a weights file (`.safetensors`; `torch.save` archives `.pth`, `.pt`, `.bin`; a sharded
 /// `*.index.json`) or a folder holding `model.safetensors`, `model.safetensors.index.json`,
 /// `pytorch_model.bin` or `pytorch_model.bin.index.json` (Hugging Face models also need `config.json`).
+/// The families are `ModelRegistry`'s.
 public enum EncoderLoader {
     /// The weights file of a checkpoint: the file itself, or a folder's first weights file; throws
     /// `ModelError.noWeights` naming the files looked for when a folder has none.
@@ -22,28 +23,24 @@ public enum EncoderLoader {
     public static func tensors(at checkpoint: URL) throws -> any TensorSource { try Checkpoint.open(checkpoint) }
 
     /// Image encoder names the loader knows.
-    public static let imageModels = ["resnet50", "vit"] + EfficientNetLite.Config.variants.map(\.name)
+    public static var imageModels: [String] { ModelRegistry.names(for: .image) }
     /// Text encoder names the loader knows.
-    public static let textModels = ["bert"]
+    public static var textModels: [String] { ModelRegistry.names(for: .text) }
 
-    /// model "resnet50" (torchvision or timm names) or "vit" (HF ViTModel folder: config.json + weights)
+    /// An image encoder of the family `model` (`resnet18`...`resnet152`: torchvision or timm names; `vit`:
+    /// a Hugging Face ViTModel folder).
     public static func imageEncoder(model: String, checkpoint: URL) throws -> any ImageEncoder {
-        switch model.lowercased() {
-        case "resnet50": return try ResNet50(checkpoint: checkpoint)
-        case "vit": return try ViT(folder: checkpoint)
-        default:
-            if let config = EfficientNetLite.Config.named(model) {
-                return try EfficientNetLite(checkpoint: checkpoint, config: config)
-            }
+        guard let family = ModelRegistry.family(named: model), family.modality == .image else {
             throw ModelError.unknownModel(name: model, known: imageModels)
         }
+        return try family.imageEncoder(checkpoint: checkpoint)
     }
 
-    /// model "bert" (HF BertModel folder: config.json + weights)
+    /// A text encoder of the family `model` (`bert`: a Hugging Face BertModel folder).
     public static func textEncoder(model: String, checkpoint: URL) throws -> any TextEncoder {
-        switch model.lowercased() {
-        case "bert": return try BERT(folder: checkpoint)
-        default: throw ModelError.unknownModel(name: model, known: textModels)
+        guard let family = ModelRegistry.family(named: model), family.modality == .text else {
+            throw ModelError.unknownModel(name: model, known: textModels)
         }
+        return try family.textEncoder(checkpoint: checkpoint)
     }
 }

@@ -83,27 +83,44 @@ public enum SeededWeights {
 
     /// torchvision `resnet50()` state_dict names and shapes (without `num_batches_tracked`).
     public static func resnet50(seed: UInt64) throws -> [(String, Tensor)] {
+        try resnet(ResNet.Layout(kind: .bottleneck, blocks: [3, 4, 6, 3]), seed: seed)
+    }
+
+    /// torchvision ResNet state_dict names and shapes of `layout` (without `num_batches_tracked`):
+    /// Kaiming fan-out convolutions, batch norms in their initial state.
+    public static func resnet(_ layout: ResNet.Layout, seed: UInt64) throws -> [(String, Tensor)] {
         var builder = Builder(generator: Generator(seed: seed))
+        let expansion = layout.kind == .bottleneck ? 4 : 1
         try builder.conv("conv1", out: 64, in: 3, kernel: 7)
         try builder.batchNorm("bn1", 64)
         var inChannels = 64
-        for (stage, (planes, blocks)) in zip([64, 128, 256, 512], [3, 4, 6, 3]).enumerated() {
+        for (stage, (planes, blocks)) in zip([64, 128, 256, 512], layout.blocks).enumerated() {
             for block in 0..<blocks {
                 let prefix = "layer\(stage + 1).\(block)"
-                try builder.conv(prefix + ".conv1", out: planes, in: inChannels, kernel: 1)
-                try builder.batchNorm(prefix + ".bn1", planes)
-                try builder.conv(prefix + ".conv2", out: planes, in: planes, kernel: 3)
-                try builder.batchNorm(prefix + ".bn2", planes)
-                try builder.conv(prefix + ".conv3", out: planes * 4, in: planes, kernel: 1)
-                try builder.batchNorm(prefix + ".bn3", planes * 4)
-                if block == 0 {
-                    try builder.conv(prefix + ".downsample.0", out: planes * 4, in: inChannels, kernel: 1)
-                    try builder.batchNorm(prefix + ".downsample.1", planes * 4)
+                switch layout.kind {
+                case .bottleneck:
+                    try builder.conv(prefix + ".conv1", out: planes, in: inChannels, kernel: 1)
+                    try builder.batchNorm(prefix + ".bn1", planes)
+                    try builder.conv(prefix + ".conv2", out: planes, in: planes, kernel: 3)
+                    try builder.batchNorm(prefix + ".bn2", planes)
+                    try builder.conv(prefix + ".conv3", out: planes * 4, in: planes, kernel: 1)
+                    try builder.batchNorm(prefix + ".bn3", planes * 4)
+                case .basic:
+                    try builder.conv(prefix + ".conv1", out: planes, in: inChannels, kernel: 3)
+                    try builder.batchNorm(prefix + ".bn1", planes)
+                    try builder.conv(prefix + ".conv2", out: planes, in: planes, kernel: 3)
+                    try builder.batchNorm(prefix + ".bn2", planes)
                 }
-                inChannels = planes * 4
+                let stride = stage > 0 && block == 0 ? 2 : 1
+                if block == 0, stride != 1 || inChannels != planes * expansion {
+                    try builder.conv(prefix + ".downsample.0", out: planes * expansion, in: inChannels, kernel: 1)
+                    try builder.batchNorm(prefix + ".downsample.1", planes * expansion)
+                }
+                inChannels = planes * expansion
             }
         }
-        try builder.linear("fc", out: 1000, in: 2048, std: (1 / Float(2048)).squareRoot())
+        let features = 512 * expansion
+        try builder.linear("fc", out: 1000, in: features, std: (1 / Float(features)).squareRoot())
         return builder.tensors
     }
 
@@ -197,30 +214,22 @@ public enum SeededWeights {
         return builder.tensors
     }
 
-    /// Writes the seeded weights of `model` (`resnet50`, `bert`, `vit` or an `efficientnet_lite` size) into `folder`: `model.safetensors`,
-    /// plus the `config.json` of `sizes` for a transformer. Returns what `EncoderLoader` loads: the weights
-    /// file for ResNet-50, the folder otherwise.
+    /// Writes the seeded weights of the family `model` (`resnet18`...`resnet152`, `vit`, `bert`) into
+    /// `folder`: `model.safetensors`, plus the `config.json` of `sizes` for a transformer. Returns what
+    /// `EncoderLoader` loads: the weights file for a ResNet, the folder otherwise.
     @discardableResult
     public static func writeCheckpoint(model: String, sizes: TransformerSizes, seed: UInt64, into folder: URL) throws -> URL {
-        let tensors: [(String, Tensor)]
-        let config: [String: Any]
-        switch model {
-        case "resnet50": (tensors, config) = (try resnet50(seed: seed), [:])
-        case "bert": (tensors, config) = (try bert(sizes, seed: seed), sizes.bertConfig)
-        case "vit": (tensors, config) = (try vit(sizes, seed: seed), sizes.vitConfig)
-        default:
-            guard let lite = EfficientNetLite.Config.named(model) else {
-                throw ModelError.unknownModel(name: model, known: ["resnet50", "bert", "vit"] + EfficientNetLite.Config.variants.map(\.name))
-            }
-            (tensors, config) = (try efficientNetLite(lite, seed: seed), [:])
+        guard let family = ModelRegistry.family(named: model) else {
+            throw ModelError.unknownModel(name: model, known: ModelRegistry.names)
         }
+        let tensors = try family.seededWeights(sizes, seed)
+        let config = family.seededConfig(sizes)
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let weights = folder.appendingPathComponent("model.safetensors")
         try SafetensorsWriter.write(tensors, to: weights)
-        if !config.isEmpty {
-            let json = try JSONSerialization.data(withJSONObject: config, options: [.sortedKeys])
-            try json.write(to: folder.appendingPathComponent("config.json"))
-        }
-        return model == "resnet50" ? weights : folder
+        guard let config else { return weights }
+        let json = try JSONSerialization.data(withJSONObject: config, options: [.sortedKeys])
+        try json.write(to: folder.appendingPathComponent("config.json"))
+        return folder
     }
 }

@@ -122,12 +122,12 @@ enum TokenLevels {
     /// Each sequence's patch tokens (the `grid × grid` tokens after `[CLS]`) averaged over an adaptive
     /// `pool[0] × pool[1]` grid, as PyTorch's `adaptive_avg_pool2d` on the `[hidden, grid, grid]` map, back as
     /// tokens in row-major cell order: `[batch, pool[0]·pool[1], hidden]`.
-    static func gridPool(_ x: UnsafePointer<Float>, batch: Int, length: Int, hidden: Int, grid: Int,
+    static func gridPool(_ x: UnsafePointer<Float>, batch: Int, length: Int, hidden: Int, grid: ViT.PatchGrid,
                          pool: [Int]) -> Tensor {
         let (cellsHigh, cellsWide) = (pool[0], pool[1])
         var out = Tensor(zeros: [batch, cellsHigh * cellsWide, hidden])
-        // Bin i of n over `grid` positions spans floor(i·grid/n) ..< ceil((i+1)·grid/n).
-        func bin(_ i: Int, _ n: Int) -> Range<Int> { (i * grid / n)..<(((i + 1) * grid + n - 1) / n) }
+        // Bin i of n over `size` positions spans floor(i·size/n) ..< ceil((i+1)·size/n).
+        func bin(_ i: Int, _ n: Int, _ size: Int) -> Range<Int> { (i * size / n)..<(((i + 1) * size + n - 1) / n) }
         out.withUnsafeMutableFloats { buffer in
             guard let o = buffer.baseAddress else { return }
             for b in 0..<batch {
@@ -135,10 +135,10 @@ enum TokenLevels {
                 for cy in 0..<cellsHigh {
                     for cx in 0..<cellsWide {
                         let cell = o + ((b * cellsHigh + cy) * cellsWide + cx) * hidden
-                        let (rows, columns) = (bin(cy, cellsHigh), bin(cx, cellsWide))
+                        let (rows, columns) = (bin(cy, cellsHigh, grid.height), bin(cx, cellsWide, grid.width))
                         for py in rows {
                             for px in columns {
-                                let token = patches + (py * grid + px) * hidden
+                                let token = patches + (py * grid.width + px) * hidden
                                 for j in 0..<hidden { cell[j] += token[j] }
                             }
                         }

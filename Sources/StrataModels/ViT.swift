@@ -1,8 +1,11 @@
 import Foundation
 import StrataTensor
 
-/// A Vision Transformer from a Hugging Face `ViTModel` folder (`config.json` + `model.safetensors`,
-/// names with or without the `vit.` prefix that classification checkpoints add), sizes from the config.
+/// A Vision Transformer from a Hugging Face `ViTModel` folder (`config.json` + weights in any format,
+/// names with or without the `vit.` prefix that classification and DeiT checkpoints add): any hidden
+/// size, depth, patch and image size, from the config. Images of another size than the config's
+/// `image_size` (a pipeline crop that differs) run with the position embeddings resized bicubically, as
+/// Hugging Face's `interpolate_pos_encoding=True` does.
 ///
 /// Levels: `last_hidden_state` (`[N, 1+P, H]`, after the final layer norm), `patch_tokens` (`[N, P, H]`),
 /// `hidden_state_K` (0 = embeddings, K = after layer K, before the final norm), each optionally `:cls`
@@ -93,17 +96,20 @@ public final class ViT: ImageEncoder {
     public func encode(pixels: Tensor, levels: [PyramidLevel]) throws -> [Tensor] {
         let plan = try levels.map(resolve)
         guard pixels.dtype == .f32, pixels.shape.count == 4, pixels.shape[1] == channels,
-              pixels.shape[2] == imageSize, pixels.shape[3] == imageSize else {
+              pixels.shape[2] >= patchSize, pixels.shape[3] >= patchSize else {
             throw ModelError.badInput(architecture: architecture,
-                                      reason: "pixels must be f32 [N, \(channels), \(imageSize), \(imageSize)], got \(pixels.dtype) \(pixels.shape)")
+                                      reason: "pixels must be f32 [N, \(channels), H, W] with H, W >= \(patchSize), got \(pixels.dtype) \(pixels.shape)")
         }
         let batch = pixels.shape[0]
-        let length = tokens
+        let grid = PatchGrid(height: pixels.shape[2] / patchSize, width: pixels.shape[3] / patchSize)
+        let length = grid.count + 1
         let rows = batch * length
         let x = scratch.hidden.floats(max(1, rows * hidden))
+        let positions = positionEmbeddings(for: grid)
         pixels.withUnsafeFloats { buffer in
             guard let base = buffer.baseAddress else { return }
-            embed(base, batch: batch, into: x)
+            embed(base, batch: batch, imageHeight: pixels.shape[2], imageWidth: pixels.shape[3], grid: grid,
+                  positions: positions, into: x)
         }
         var results = [Tensor?](repeating: nil, count: levels.count)
         func collect(_ source: TokenSource, from pointer: UnsafePointer<Float>) {
@@ -157,36 +163,97 @@ public final class ViT: ImageEncoder {
         return results.map { $0 ?? Tensor(zeros: [0]) }
     }
 
-    /// `[CLS]` and the projected patches, plus position embeddings, into `x` (`[N·T, H]`).
-    private func embed(_ pixels: UnsafePointer<Float>, batch: Int, into x: UnsafeMutablePointer<Float>) {
-        let (p, g, h, c) = (patchSize, grid, hidden, channels)
-        let patchCount = g * g
+    /// A patch grid, rows by columns.
+    struct PatchGrid: Equatable {
+        let height: Int, width: Int
+        var count: Int { height * width }
+    }
+
+    /// The position embeddings of a grid other than the checkpoint's, kept for the next batch.
+    private var resized: (grid: PatchGrid, values: [Float])?
+
+    /// Position embeddings (`[1 + gh·gw, H]`) for `grid`: the checkpoint's for its own square grid, else its
+    /// patch part resized bicubically as Hugging Face's `interpolate_pos_encoding` does (PyTorch's
+    /// `interpolate(mode="bicubic", align_corners=False)`), `[CLS]`'s row kept.
+    func positionEmbeddings(for grid: PatchGrid) -> [Float] {
+        if grid == PatchGrid(height: self.grid, width: self.grid) { return positionEmbeddings }
+        if let resized, resized.grid == grid { return resized.values }
+        let values = ViT.bicubicPositions(positionEmbeddings, side: self.grid, hidden: hidden, to: grid)
+        resized = (grid, values)
+        return values
+    }
+
+    /// `[CLS]`'s row, then the `side × side` patch rows resampled to `grid` with PyTorch's bicubic kernel
+    /// (A = -0.75, source index (o + 0.5)·in/out - 0.5, neighbours clamped at the borders).
+    static func bicubicPositions(_ table: [Float], side: Int, hidden: Int, to grid: PatchGrid) -> [Float] {
+        var out = [Float](repeating: 0, count: (1 + grid.count) * hidden)
+        for j in 0..<hidden { out[j] = table[j] }
+        func taps(_ output: Int, _ outSize: Int) -> (indices: [Int], weights: [Float]) {
+            let scale = Float(side) / Float(outSize)
+            let source = (Float(output) + 0.5) * scale - 0.5
+            let floor = source.rounded(.down)
+            let t = source - floor
+            let a: Float = -0.75
+            func near(_ x: Float) -> Float { ((a + 2) * x - (a + 3)) * x * x + 1 }
+            func far(_ x: Float) -> Float { ((a * x - 5 * a) * x + 8 * a) * x - 4 * a }
+            let base = Int(floor)
+            let indices = ((base - 1)...(base + 2)).map { min(max($0, 0), side - 1) }
+            return (indices, [far(t + 1), near(t), near(1 - t), far(2 - t)])
+        }
+        let rowTaps = (0..<grid.height).map { taps($0, grid.height) }
+        let columnTaps = (0..<grid.width).map { taps($0, grid.width) }
+        for oy in 0..<grid.height {
+            let (rows, wy) = rowTaps[oy]
+            for ox in 0..<grid.width {
+                let (columns, wx) = columnTaps[ox]
+                let target = (1 + oy * grid.width + ox) * hidden
+                for j in 0..<hidden {
+                    var value: Float = 0
+                    for r in 0..<4 {
+                        let row = 1 + rows[r] * side
+                        var line: Float = 0
+                        for c in 0..<4 { line += table[(row + columns[c]) * hidden + j] * wx[c] }
+                        value += line * wy[r]
+                    }
+                    out[target + j] = value
+                }
+            }
+        }
+        return out
+    }
+
+    /// `[CLS]` and the projected patches, plus position embeddings, into `x` (`[N·T, H]`); pixels past the
+    /// last whole patch are dropped, as the strided patch convolution does.
+    private func embed(_ pixels: UnsafePointer<Float>, batch: Int, imageHeight: Int, imageWidth: Int, grid: PatchGrid,
+                       positions: [Float], into x: UnsafeMutablePointer<Float>) {
+        let (p, h, c) = (patchSize, hidden, channels)
         let depth = c * p * p
-        let columns = scratch.patches.floats(max(1, patchCount * depth))
-        let plane = imageSize * imageSize
+        let columns = scratch.patches.floats(max(1, grid.count * depth))
+        let plane = imageHeight * imageWidth
+        let length = grid.count + 1
         for n in 0..<batch {
             let image = pixels + n * c * plane
             // Unfold: one row per patch, features in the weight's (channel, row, column) order.
-            for py in 0..<g {
-                for px in 0..<g {
-                    let row = columns + (py * g + px) * depth
+            for py in 0..<grid.height {
+                for px in 0..<grid.width {
+                    let row = columns + (py * grid.width + px) * depth
                     for channel in 0..<c {
                         for ky in 0..<p {
-                            let source = image + channel * plane + (py * p + ky) * imageSize + px * p
+                            let source = image + channel * plane + (py * p + ky) * imageWidth + px * p
                             (row + (channel * p + ky) * p).update(from: source, count: p)
                         }
                     }
                 }
             }
-            let tokens = x + n * self.tokens * h
-            patchProjection.apply(columns, rows: patchCount, out: tokens + h)
+            let tokens = x + n * length * h
+            patchProjection.apply(columns, rows: grid.count, out: tokens + h)
             clsToken.withUnsafeBufferPointer { cls in
                 guard let cls = cls.baseAddress else { return }
                 tokens.update(from: cls, count: h)
             }
-            positionEmbeddings.withUnsafeBufferPointer { positions in
+            positions.withUnsafeBufferPointer { positions in
                 guard let positions = positions.baseAddress else { return }
-                for i in 0..<(self.tokens * h) { tokens[i] += positions[i] }
+                for i in 0..<(length * h) { tokens[i] += positions[i] }
             }
         }
     }

@@ -78,8 +78,8 @@ struct DocumentReader {
         if let maxLength = DocumentReader.int(tok["max_length"]) { tokenizer.maxLength = maxLength }
 
         let encoders = section("encoders")
-        let imageEncoder = try encoder(encoders["image"], key: "encoders.image", allowed: Set(EncoderLoader.imageModels))
-        let textEncoder = try encoder(encoders["text"], key: "encoders.text", allowed: ["bert"])
+        let imageEncoder = try encoder(encoders["image"], key: "encoders.image", modality: .image)
+        let textEncoder = try encoder(encoders["text"], key: "encoders.text", modality: .text)
         if textEncoder != nil && tokenizer.path == nil {
             // A BERT checkpoint folder carries its own vocabulary.
             tokenizer.path = textEncoder?.checkpoint
@@ -112,11 +112,11 @@ struct DocumentReader {
             documentJSON: String(decoding: canonical, as: UTF8.self))
     }
 
-    private func encoder(_ value: Any?, key: String, allowed: Set<String>) throws -> PipelineConfig.Encoder? {
+    private func encoder(_ value: Any?, key: String, modality: ModelFamily.Modality) throws -> PipelineConfig.Encoder? {
         guard let section = value as? [String: Any] else { return nil }
         let model = section["model"] as? String ?? ""
-        guard allowed.contains(model) else {
-            throw invalid("\(key).model", "must be one of \(allowed.sorted().joined(separator: ", ")) here, found \"\(model)\"")
+        guard let family = ModelRegistry.family(named: model), family.modality == modality else {
+            throw invalid("\(key).model", "must be one of \(ModelRegistry.names(for: modality).joined(separator: ", ")) here, found \"\(model)\"")
         }
         var configJSON: String?
         if let config = section["config"] {
@@ -130,21 +130,18 @@ struct DocumentReader {
             guard names.insert(name).inserted else {
                 throw invalid("\(key).levels[\(offset)].name", "repeats \"\(name)\"; level names must be unique")
             }
-            let resnetOutputs: Set<String> = ["layer1", "layer2", "layer3", "layer4", "avgpool", "fc"]
-            let convolutional = LevelMapping.convolutionalOutputs(of: model)
-            guard convolutional.map({ $0.maps.contains(output) || $0.vectors.contains(output) })
-                    ?? !resnetOutputs.contains(output) else {
-                throw invalid("\(key).levels[\(offset)].output", "\"\(output)\" is not an output of \(model)")
+            guard family.accepts(output: output) else {
+                throw invalid("\(key).levels[\(offset)].output", "\"\(output)\" is not an output of \(model) (outputs: \(family.outputSummary))")
             }
             let reduce = level["reduce"] as? String ?? "none"
-            if convolutional != nil && reduce != "none" {
+            if !family.isTokenFamily && reduce != "none" {
                 throw invalid("\(key).levels[\(offset)].reduce", "applies to transformer outputs only")
             }
             let pool = DocumentReader.ints(level["pool"])
-            let patchGrid = model == "vit" && reduce == "patches"
-            if pool != nil && !(convolutional?.maps.contains(output) ?? false) && !patchGrid {
+            let patchGrid = family.hasPatchTokens && reduce == "patches"
+            if pool != nil && !family.isFeatureMap(output) && !patchGrid {
                 throw invalid("\(key).levels[\(offset)].pool",
-                              "applies to convolutional feature maps (ResNet layer1..layer4, EfficientNet-Lite stage2..stage5 and head) and ViT patch tokens (reduce: patches) only")
+                              "applies to convolutional feature maps (\(model): \(family.featureMaps.map(\.name).joined(separator: ", "))) and ViT patch tokens (reduce: patches) only")
             }
             levels.append(PipelineConfig.Level(name: name, output: output, pool: pool, reduce: reduce,
                                                dtype: level["dtype"] as? String ?? "f16"))

@@ -68,7 +68,8 @@ struct ResolvedWeights {
                                      weightsSHA256: try String(contentsOf: folder.appendingPathComponent(seededHashFile),
                                                                encoding: .utf8),
                                      config: try configValues(in: folder), gemm: GemmBackend.recordedName)
-        return ResolvedWeights(checkpoint: encoder.model == "resnet50" ? weights : folder, seeded: true, manifestEntry: entry)
+        let usesConfig = ModelRegistry.family(named: encoder.model)?.usesConfig ?? true
+        return ResolvedWeights(checkpoint: usesConfig ? folder : weights, seeded: true, manifestEntry: entry)
     }
 
     /// The sha256 of a single weights file; for a sharded checkpoint, the sha256 of the lines
@@ -90,7 +91,7 @@ struct ResolvedWeights {
     static func seededFolder(_ encoder: PipelineConfig.Encoder, sizes: SeededWeights.TransformerSizes,
                              under scratch: URL) throws -> URL {
         let files = FileManager.default
-        let sizesText = encoder.model == "resnet50" ? "" : "\(sizes)"
+        let sizesText = ModelRegistry.family(named: encoder.model)?.usesConfig == false ? "" : "\(sizes)"
         let digest = SHA256.hex(of: Data("\(SeededWeights.version)|\(encoder.model)|\(encoder.seed)|\(sizesText)".utf8))
         let folder = scratch.appendingPathComponent("\(encoder.model)-seed\(encoder.seed)-\(digest.prefix(16))")
         if files.fileExists(atPath: folder.appendingPathComponent(seededHashFile).path) { return folder }
@@ -118,8 +119,7 @@ struct ResolvedWeights {
     }
 
     static func architecture(of model: String) -> String {
-        if EfficientNetLite.Config.named(model) != nil { return "efficientnet_lite" }
-        return model.hasPrefix("resnet") ? "resnet" : model
+        ModelRegistry.family(named: model)?.architecture ?? model
     }
 
     /// A checkpoint folder's `config.json` as manifest values (empty for a bare weights file).
@@ -163,18 +163,6 @@ enum LevelMapping {
         return dtype
     }
 
-    /// The spatial stride of a convolutional output (ResNet, EfficientNet-Lite), in input pixels.
-    static func stride(of output: String) -> Int? {
-        ["layer1": 4, "layer2": 8, "layer3": 16, "layer4": 32][output] ?? EfficientNetLite.strides[output]
-    }
-
-    /// A convolutional model's map outputs (poolable) and vector outputs; nil for transformers.
-    static func convolutionalOutputs(of model: String) -> (maps: Set<String>, vectors: Set<String>)? {
-        if model == "resnet50" { return (["layer1", "layer2", "layer3", "layer4"], ["avgpool", "fc"]) }
-        if EfficientNetLite.Config.named(model) != nil { return (Set(EfficientNetLite.mapLevels), ["avgpool", "fc"]) }
-        return nil
-    }
-
     /// The transformer layer of `hidden_state_K`.
     static func layer(of output: String) -> Int? {
         guard output.hasPrefix("hidden_state_") else { return nil }
@@ -195,7 +183,8 @@ enum LevelMapping {
             let shape: [Int?] = perToken[index] ? [nil] + sampleShapes[index].map { Optional($0) } : sampleShapes[index].map { Optional($0) }
             let column = Manifest.Column(name: "\(modality.rawValue)/\(model)/\(level.name)", modality: modality,
                                          dtype: try dtype(level.dtype), shape: shape, encoder: model, level: level.name,
-                                         stride: stride(of: level.output), layer: layer(of: level.output),
+                                         stride: ModelRegistry.family(named: model)?.stride(of: level.output),
+                                         layer: layer(of: level.output),
                                          pooling: pooling(level))
             return PlannedLevel(level: pyramid[index], column: column, perToken: perToken[index])
         }

@@ -1,3 +1,5 @@
+import StrataModels
+
 /// The JSON Schema of pipeline files. `schemas/pipeline.schema.json` is this text, written by
 /// `strata schema pipeline`; a test keeps the two identical.
 public enum PipelineSchema {
@@ -111,9 +113,9 @@ public enum PipelineSchema {
       "additionalProperties": false,
       "required": ["model", "levels"],
       "properties": {
-        "model": {"enum": ["resnet50", "vit", "bert", "efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2", "efficientnet_lite3", "efficientnet_lite4"]},
+        "model": {"description": "A model family of StrataModels' registry.", "enum": [\#(ModelRegistry.names.map { "\"\($0)\"" }.joined(separator: ", "))]},
         "checkpoint": {
-          "description": "A weights file (ResNet-50, EfficientNet-Lite) or a Hugging Face folder with config.json and model.safetensors (ViT, BERT). Without it the encoder is initialised from `seed` and the manifest says so.",
+          "description": "A weights file (.safetensors, or a torch.save .pth/.pt/.bin) for a ResNet, or a Hugging Face folder with config.json and model.safetensors, pytorch_model.bin or a sharded *.index.json (ViT, BERT); or a name resolved offline in the local caches: torchvision/resnet50 (torch hub) or ORG/NAME such as google/vit-base-patch16-224 (Hugging Face hub). Without it the encoder is initialised from `seed` and the manifest says so.",
           "type": "string", "minLength": 1
         },
         "config": {

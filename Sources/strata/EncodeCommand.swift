@@ -6,16 +6,16 @@ import StrataModels
 struct EncodeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "encode",
-        abstract: "Encode a .npy batch with ResNet-50, ViT or BERT and write one float32 .npy per level.",
+        abstract: "Encode a .npy batch with a ResNet, ViT or BERT and write one float32 .npy per level.",
         discussion: """
             Image models read pixels [N, 3, H, W] (normalized float32); BERT reads token ids [N, L] with an \
             optional attention mask and token type ids. Levels are written LEVEL.npy with ':' turned into \
             '_' (layer2_pool7x7.npy, last_hidden_state_mean.npy). Default levels: layer1..layer4, avgpool, \
-            fc for resnet50; last_hidden_state and pooler_output for vit and bert.
+            fc for the resnets; last_hidden_state and pooler_output for vit and bert.
             """
     )
 
-    @Option(name: .long, help: "resnet50, vit or bert.")
+    @Option(name: .long, help: "A model family: \(ModelRegistry.names.joined(separator: ", ")).")
     var model: String
 
     @Option(name: .long, help: "Checkpoint: a weights file (.safetensors, .pth, .pt, .bin), a Hugging Face folder (vit, bert; config.json beside the weights), or a cached hub name (torchvision/resnet50, google/vit-base-patch16-224).")
@@ -38,8 +38,8 @@ struct EncodeCommand: ParsableCommand {
     var out: String
 
     func validate() throws {
-        let known = EncoderLoader.imageModels + EncoderLoader.textModels
-        guard known.contains(model.lowercased()) else {
+        let known = ModelRegistry.names
+        guard ModelRegistry.family(named: model) != nil else {
             throw ValidationError("--model must be one of \(known.joined(separator: ", ")), got '\(model)'")
         }
         do {

@@ -8,7 +8,7 @@ import StrataTestSupport
 /// the forward pass.
 @Suite(.serialized) struct BufferReuseTests {
     @Test func resnetKeepsItsBuffers() throws {
-        let encoder = try ResNet50(checkpoint: SharedData.url("fixtures/torch/resnet50.safetensors"))
+        let encoder = try ResNet(checkpoint: SharedData.url("fixtures/torch/resnet50.safetensors"))
         let pixels = try SharedData.npy("fixtures/torch/resnet50_in_b.npy")
         let levels = [PyramidLevel(output: "layer2"), PyramidLevel(output: "fc")]
         _ = try encoder.encode(pixels: pixels, levels: levels)

@@ -6,8 +6,8 @@ import StrataTestSupport
 
 /// ResNet-50 against torchvision on the F16 random-weight fixture (see fixtures/torch/README.md).
 @Suite(.serialized) struct ResNet50Tests {
-    static let encoder: Result<ResNet50, Error> = Result {
-        try ResNet50(checkpoint: SharedData.url("fixtures/torch/resnet50.safetensors"))
+    static let encoder: Result<ResNet, Error> = Result {
+        try ResNet(checkpoint: SharedData.url("fixtures/torch/resnet50.safetensors"))
     }
 
     static let outputs = ["layer1", "layer2", "layer3", "layer4", "avgpool", "fc"]
@@ -82,7 +82,7 @@ import StrataTestSupport
         try SafetensorsWriter.write(tensors, to: url)
         defer { try? FileManager.default.removeItem(at: url) }
         #expect(throws: ModelError.missingTensor(file: url.path, tensor: "layer3.2.bn2.running_var")) {
-            try ResNet50(checkpoint: url)
+            try ResNet(checkpoint: url)
         }
     }
 }

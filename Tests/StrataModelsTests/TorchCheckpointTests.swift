@@ -36,7 +36,7 @@ import StrataTestSupport
         try? FileManager.default.removeItem(atPath: sentinel)
         let url = CheckpointFixtures.url("os_system.pth")
         #expect(throws: ModelError.unsafePickle(file: url.path, global: "posix.system")) { try TorchCheckpoint(url: url) }
-        #expect(throws: ModelError.self) { try ResNet50(checkpoint: url) }
+        #expect(throws: ModelError.self) { try ResNet(checkpoint: url) }
         #expect(!FileManager.default.fileExists(atPath: sentinel))
         #expect(ModelError.unsafePickle(file: url.path, global: "posix.system").description.contains("'posix.system'"))
     }

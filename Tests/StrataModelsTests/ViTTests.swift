@@ -83,8 +83,13 @@ import StrataTestSupport
                      "hidden_state_1:pool2x2", "hidden_state_1_patches:cls", "hidden_state_3_patches", "pooler_output:pool2"] {
             #expect(throws: ModelError.self, "\(text)") { try encoder.validate(levels: [try PyramidLevel(parsing: text)]) }
         }
-        #expect(throws: ModelError.self) {
-            try encoder.encode(pixels: Tensor(zeros: [1, 3, 64, 64]), levels: [PyramidLevel(output: "cls")])
+        // Another image size runs on interpolated position embeddings; a wrong channel count or an image
+        // smaller than one patch is refused.
+        #expect(try encoder.encode(pixels: Tensor(zeros: [1, 3, 64, 48]), levels: [PyramidLevel(output: "cls")])[0].shape == [1, encoder.hidden])
+        for shape in [[1, 1, 64, 64], [1, 3, encoder.patchSize - 1, 64], [3, 64, 64]] {
+            #expect(throws: ModelError.self, "\(shape)") {
+                try encoder.encode(pixels: Tensor(zeros: shape), levels: [PyramidLevel(output: "cls")])
+            }
         }
         #expect(throws: ModelError.unknownModel(name: "vgg", known: EncoderLoader.imageModels)) {
             try EncoderLoader.imageEncoder(model: "vgg", checkpoint: URL(fileURLWithPath: "/tmp"))

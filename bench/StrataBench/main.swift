@@ -15,6 +15,7 @@ let benchmarks: [String: ([String]) throws -> Void] = [
     "encoders": EncodersBench.run,
     "heads": HeadsBench.run,
     "scale": ScaleBench.run,
+    "checkpoints": CheckpointsBench.run,
 ]
 
 let arguments = Array(CommandLine.arguments.dropFirst())
