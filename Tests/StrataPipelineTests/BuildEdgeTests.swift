@@ -194,6 +194,30 @@ import Testing
         }
     }
 
+    @Test func theCommandExitsThreeAndPrintsStatsWithJson() throws {
+        let folder = try SharedData.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let garbage = try Self.imageFolder(in: folder, name: "garbage", garbage: true)
+        let pipeline = try BuildFixture.samplePipeline(in: folder, images: garbage)
+        let cache = folder.appendingPathComponent("cache")
+        let process = Process()
+        process.executableURL = try BuiltProducts.strata()
+        process.arguments = ["build", pipeline.path, "--cache", cache.path, "--json", "--progress", "none"]
+        let output = Pipe(), errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        let printed = output.fileHandleForReading.readDataToEndOfFile()
+        let complaint = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 3)
+        #expect(complaint.contains("build failed: every image failed (12 of 12)"), "\(complaint)")
+        // --json prints what stats.json holds.
+        let stats = try #require(try JSONSerialization.jsonObject(with: printed) as? [String: Any])
+        #expect(stats["ok"] as? Bool == false && (stats["counts"] as? [String: Int])?["failures"] == 12)
+        #expect(printed == (try Data(contentsOf: cache.appendingPathComponent(BuildRunner.statsFileName))) + Data("\n".utf8))
+    }
+
     static func stats(_ cache: URL) throws -> [String: Any] {
         let data = try Data(contentsOf: cache.appendingPathComponent(BuildRunner.statsFileName))
         return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
