@@ -101,14 +101,26 @@ import Testing
 
 /// `strata train` as a user runs it with its output redirected.
 @Suite struct TrainCommandOutputTests {
+    /// Runs `strata` to completion.
+    static func run(_ strata: URL, _ arguments: [String]) throws {
+        let process = Process()
+        process.executableURL = strata
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "strata \(arguments.joined(separator: " "))")
+    }
+
     @Test func outputArrivesLineByLineWhenRedirected() throws {
         let strata = try BuiltProducts.strata()
-        let cache = try SyntheticCaches.paired.get()
         let folder = try SharedData.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: folder) }
+        // Features of ResNet-50 and MiniLM widths, so an epoch takes a while.
+        let cache = folder.appendingPathComponent("pairs").path
+        try Self.run(strata, ["write-synthetic-pairs", cache, "--train-images", "300", "--val-images", "100"])
         let head = folder.appendingPathComponent("head.yaml")
-        // Far more epochs than the test waits for.
-        try (HeadConfigTests.minimal + "dim: 8\ntrain: {epochs: 100000, batch_size: 16, patience: 0}\n")
+        try "kind: projector\nimage: image/resnet50/pooled\ntext: text/bert/mean\ntrain: {epochs: 100000, batch_size: 32, patience: 0}\n"
             .write(to: head, atomically: true, encoding: .utf8)
         let process = Process()
         process.executableURL = strata
@@ -117,20 +129,22 @@ import Testing
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
         try process.run()
-        // A stuck or block-buffered run is killed after two minutes, ending the read below with no line.
+        // A stuck run is killed after two minutes, ending the read below.
         let pid = process.processIdentifier
         DispatchQueue.global().asyncAfter(deadline: .now() + 120) { if process.isRunning { kill(pid, SIGKILL) } }
-        // The first line (the data summary) arrives while training goes on; then the run is killed, which
-        // flushes nothing: with a block-buffered stdout no line would ever arrive.
+        // Line-buffered, the first line (the data summary) arrives by itself, long before training has
+        // printed a buffer's worth (4096 bytes, some 40 epochs); block-buffered, it would arrive only
+        // inside such a buffer.
         var received = Data()
         while !received.contains(UInt8(ascii: "\n")) {
             let chunk = output.fileHandleForReading.availableData
             if chunk.isEmpty { break }
             received.append(chunk)
         }
-        kill(process.processIdentifier, SIGKILL)
+        kill(pid, SIGKILL)
         process.waitUntilExit()
         #expect(process.terminationReason == .uncaughtSignal, "the run ended by itself before the test killed it")
+        #expect(received.count < 4096, "the first line came with \(received.count) bytes")
         let first = String(decoding: received, as: UTF8.self).split(separator: "\n").first.map(String.init) ?? ""
         #expect(first.hasPrefix("projector: ") && first.contains("training images"), "\(first)")
     }
