@@ -213,7 +213,7 @@ public final class EfficientNetLite: ImageEncoder {
     /// are packed for the gemm once.
     static func fold(_ checkpoint: Checkpoint, conv: String, bn: String, out: Int, in inChannels: Int,
                      kernel: Int, stride: Int, depthwise: Bool) throws -> FoldedConv {
-        let folded = try BatchNormFolding.fold(checkpoint, conv: conv, bn: bn, out: out, in: inChannels, kernel: kernel,
+        let folded = try CheckpointBatchNorm.fold(checkpoint, conv: conv, bn: bn, out: out, in: inChannels, kernel: kernel,
                                                eps: batchNormEps, architecture: "efficientnet_lite")
         do {
             let packed = depthwise ? nil : try PackedMatrix.pack(folded.weight, side: .left)

@@ -197,7 +197,7 @@ public final class ResNet: ImageEncoder {
 
     static func fold(_ checkpoint: Checkpoint, conv: String, bn: String, out: Int, in inChannels: Int,
                      kernel: Int, stride: Int) throws -> FoldedConv {
-        let folded = try BatchNormFolding.fold(checkpoint, conv: conv, bn: bn, out: out, in: inChannels, kernel: kernel,
+        let folded = try CheckpointBatchNorm.fold(checkpoint, conv: conv, bn: bn, out: out, in: inChannels, kernel: kernel,
                                                eps: 1e-5, architecture: "resnet")
         do {
             return try FoldedConv(weight: folded.weight, bias: folded.bias, stride: stride, padding: kernel / 2)

@@ -2,7 +2,7 @@ import StrataTensor
 
 /// A checkpoint's convolution with the batch norm after it folded in, as the convolutional encoders load
 /// them (one place for the tensor names, the shapes and the checks).
-enum BatchNormFolding {
+enum CheckpointBatchNorm {
     /// `conv.weight` (`[out, in, kernel, kernel]`) and `conv.bias` when present, with `bn.weight`, `bn.bias`,
     /// `bn.running_mean` and `bn.running_var` folded in. A variance below `-eps` (which leaves a NaN) is
     /// refused naming the tensor; kernel failures name the layers and `architecture`.
