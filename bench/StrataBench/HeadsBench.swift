@@ -6,7 +6,7 @@ import StrataTrain
 /// `bench/run heads [CACHE] [--epochs N] [--threads T] [--seeds K] [--dropout] [--heads NAMES]
 /// [--columns IMAGE,TEXT]`: trains heads 1 (projector +
 /// contrastive) and 2 (bidirectional cross-attention + ITM) from `heads/*.yaml` on CACHE with Strata and
-/// with the PyTorch peer `bench/peers/heads.py`, which reads the same cache through `schemas/strata_cache.py`.
+/// with the PyTorch peer `bench/peers/heads.py`, which reads the same cache through the `strata_cache` package (`python/`).
 /// Both start from the same initial weights (a safetensors file Strata writes), visit the same batches
 /// (a plan file of image and caption ids per step), use the same hyper-parameters, and pick their best
 /// epoch by validation Recall sum. Dropout is off unless `--dropout` is given (the two generators' masks

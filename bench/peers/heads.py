@@ -1,6 +1,6 @@
 """PyTorch peer of `bench/run heads`: trains the projector or cross-attention head like `strata train`.
 
-Reads the cache through schemas/strata_cache.py, the head configuration Strata wrote (YAML), the
+Reads the cache through the strata_cache package (python/), the head configuration Strata wrote (YAML), the
 initial weights Strata saved (safetensors, the same state_dict names) and the plan of image and caption
 ids per step. Same losses, AdamW (no decay on tensors of rank <= 1), warm-up + cosine learning rate,
 gradient clipping, logit-scale clamp, and best-epoch selection by validation Recall sum. fp32 on the CPU
@@ -23,7 +23,7 @@ import torch.nn.functional as F
 import yaml
 from safetensors.torch import load_file
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "schemas"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "python"))
 import strata_cache
 
 
