@@ -93,32 +93,14 @@ public enum ColumnExport {
     }
 
     static func safetensors(_ arrays: ColumnArrays, column: String) throws -> Data {
-        let name: String
-        switch arrays.values.dtype {
-        case .f32: name = "F32"
-        case .f16: name = "F16"
-        case .bf16: name = "BF16"
-        case .i32: name = "I32"
-        }
-        var blobs: [(key: String, dtype: String, shape: [Int], bytes: [UInt8])] = [
-            ("ids", "U64", [arrays.ids.count], littleEndianBytes(arrays.ids)),
-            ("values", name, arrays.values.shape, arrays.values.withUnsafeBytes { Array($0) }),
+        var blobs: [SafetensorsWriter.Blob] = [
+            .init(name: "ids", dtype: "U64", shape: [arrays.ids.count], bytes: Data(littleEndianBytes(arrays.ids))),
+            .init(name: "values", tensor: arrays.values),
         ]
         if let lengths = arrays.lengths {
-            blobs.append(("lengths", "I64", [lengths.count], littleEndianBytes(lengths.map { Int64($0) })))
+            blobs.append(.init(name: "lengths", dtype: "I64", shape: [lengths.count], bytes: Data(littleEndianBytes(lengths.map { Int64($0) }))))
         }
-        var header: [String: Any] = ["__metadata__": ["column": column, "format": "strata-column"]]
-        var offset = 0
-        for blob in blobs {
-            header[blob.key] = ["dtype": blob.dtype, "shape": blob.shape, "data_offsets": [offset, offset + blob.bytes.count]]
-            offset += blob.bytes.count
-        }
-        var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
-        json.append(contentsOf: [UInt8](repeating: 0x20, count: (8 - json.count % 8) % 8))
-        var data = Data(littleEndianBytes([UInt64(json.count)]))
-        data.append(json)
-        for blob in blobs { data.append(contentsOf: blob.bytes) }
-        return data
+        return try SafetensorsWriter.encode(blobs, metadata: ["column": column, "format": "strata-column"])
     }
 }
 

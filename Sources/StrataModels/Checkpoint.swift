@@ -38,7 +38,7 @@ struct Checkpoint {
     /// legacy pickle format) or a safetensors file.
     static func openFile(_ url: URL) throws -> any TensorSource {
         if url.pathExtension.lowercased() == "json" { return try ShardedCheckpoint(index: url) }
-        let file = try MappedFile(url: url)
+        let file = try ModelError.mapping(url)
         if ZipArchive.looksLikeZip(file) || TorchCheckpoint.isLegacy(file) {
             return try TorchCheckpoint(file: file, path: url.path)
         }

@@ -1,4 +1,5 @@
 import Foundation
+import StrataTensor
 
 /// The legacy (pre-1.6, non-zip) `torch.save` format, as older checkpoints still on PyPI and model zoos
 /// were written: five pickles one after the other (the magic number 0x1950a86a20f9469cfc6c, the format

@@ -1,67 +1,41 @@
 import Foundation
 import StrataTensor
 
-/// A safetensors checkpoint, memory-mapped and validated when opened.
-///
-/// The format: an 8-byte little-endian header length `n`, `n` bytes of JSON mapping each tensor name to
-/// `{"dtype", "shape", "data_offsets": [begin, end]}` (offsets relative to the data after the header),
-/// an optional `__metadata__` object of strings, then the data. Opening checks every entry: a known
-/// dtype, non-negative dimensions, a byte range inside the file whose length matches shape × element
-/// size, and ranges that neither overlap nor leave bytes unaccounted for (as the reference reader).
+/// A safetensors checkpoint as models read it: StrataTensor's `SafetensorsReader` (memory-mapped and
+/// validated when opened) with its faults as `ModelError`s, and the conversions a state dict needs
+/// (any float, integer or bool dtype to `f32`; I64 narrowed to `i32`).
 public final class SafetensorsFile: @unchecked Sendable {
     /// One tensor's header entry.
-    public struct Entry: Sendable, Equatable {
-        /// The tensor's name.
-        public let name: String
-        /// The safetensors dtype string (`F32`, `F16`, `BF16`, `I64`, ...).
-        public let dtype: String
-        /// Dimensions, outermost first.
-        public let shape: [Int]
-        /// Byte range within the data section.
-        public let begin: Int, end: Int
-    }
+    public typealias Entry = SafetensorsReader.Entry
+
+    /// The validated file.
+    public let reader: SafetensorsReader
 
     /// The file's path, used in every error.
-    public let path: String
+    public var path: String { reader.path }
     /// The entries by name.
-    public let entries: [String: Entry]
+    public var entries: [String: Entry] { reader.entries }
     /// The `__metadata__` strings.
-    public let metadata: [String: String]
-    private let file: MappedFile
-    private let dataStart: Int
-
-    /// Element sizes of the dtypes the format defines.
-    static let elementSizes: [String: Int] = [
-        "F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U64": 8, "U32": 4,
-        "U16": 2, "U8": 1, "BOOL": 1, "F8_E4M3": 1, "F8_E5M2": 1,
-    ]
-    /// Headers above this size are refused (the reference reader's limit).
-    static let maximumHeaderLength = 100_000_000
+    public var metadata: [String: String] { reader.metadata }
 
     /// Maps and validates the file at `url`.
     public convenience init(url: URL) throws {
-        try self.init(file: try MappedFile(url: url), path: url.path)
+        try self.init(file: try ModelError.mapping(url), path: url.path)
     }
 
     init(file: MappedFile, path: String) throws {
-        self.path = path
-        self.file = file
-        let parsed = try SafetensorsFile.parse(file.bytes, count: file.count, path: path)
-        entries = parsed.entries
-        metadata = parsed.metadata
-        dataStart = parsed.dataStart
+        reader = try ModelError.converting(path: path) { try SafetensorsReader(file: file, path: path) }
     }
 
     /// All tensor names, sorted.
-    public var names: [String] { entries.keys.sorted() }
+    public var names: [String] { reader.names }
 
     /// Whether the file holds a tensor of this name.
-    public func contains(_ name: String) -> Bool { entries[name] != nil }
+    public func contains(_ name: String) -> Bool { reader.contains(name) }
 
     /// The entry for `name`, or `ModelError.missingTensor`.
     public func entry(_ name: String) throws -> Entry {
-        guard let entry = entries[name] else { throw ModelError.missingTensor(file: path, tensor: name) }
-        return entry
+        try ModelError.converting(path: path) { try reader.entry(name) }
     }
 
     /// The tensor converted to `f32` (from any float, integer or bool dtype; not from F8 or U16-U64).
@@ -72,9 +46,9 @@ public final class SafetensorsFile: @unchecked Sendable {
         }
         var result = Tensor(zeros: entry.shape, dtype: .f32)
         let count = result.count
-        let source = try payload(entry)
+        let source = reader.bytes(of: entry)
         result.withUnsafeMutableFloats { out in
-            guard let out = out.baseAddress, let source else { return }
+            guard let out = out.baseAddress, let source = source.baseAddress else { return }
             if dtype == .float32 {
                 UnsafeMutableRawPointer(out).copyMemory(from: source, byteCount: count * 4)
             } else {
@@ -89,161 +63,60 @@ public final class SafetensorsFile: @unchecked Sendable {
     /// (failing on values that do not fit).
     public func tensor(_ name: String) throws -> Tensor {
         let entry = try self.entry(name)
-        let source = try payload(entry)
-        let bytes = UnsafeRawBufferPointer(start: source, count: entry.end - entry.begin)
-        switch entry.dtype {
-        case "F32": return try Tensor(shape: entry.shape, dtype: .f32, bytes: bytes)
-        case "F16": return try Tensor(shape: entry.shape, dtype: .f16, bytes: bytes)
-        case "BF16": return try Tensor(shape: entry.shape, dtype: .bf16, bytes: bytes)
-        case "I32": return try Tensor(shape: entry.shape, dtype: .i32, bytes: bytes)
-        case "I64":
-            let count = Tensor.elementCount(entry.shape)
-            var values = [Int32](repeating: 0, count: count)
-            for i in 0..<count {
-                let value = bytes.loadUnaligned(fromByteOffset: 8 * i, as: Int64.self)
-                guard let narrowed = Int32(exactly: value) else {
-                    throw ModelError.valueOutOfRange(file: path, tensor: name, index: i)
-                }
-                values[i] = narrowed
+        guard entry.dtype == "I64" else {
+            return try ModelError.converting(path: path) { try reader.tensor(name) }
+        }
+        let bytes = reader.bytes(of: entry)
+        let count = Tensor.elementCount(entry.shape)
+        var values = [Int32](repeating: 0, count: count)
+        for i in 0..<count {
+            let value = bytes.loadUnaligned(fromByteOffset: 8 * i, as: Int64.self)
+            guard let narrowed = Int32(exactly: value) else {
+                throw ModelError.valueOutOfRange(file: path, tensor: name, index: i)
             }
-            return try Tensor(shape: entry.shape, int32s: values)
-        default:
-            throw ModelError.unsupportedDType(file: path, tensor: name, dtype: entry.dtype)
+            values[i] = narrowed
         }
+        return try Tensor(shape: entry.shape, int32s: values)
     }
+}
 
-    private func payload(_ entry: Entry) throws -> UnsafeRawPointer? {
-        guard let base = file.bytes else { return nil }
-        return base + dataStart + entry.begin
-    }
-
-    // MARK: Parsing
-
-    struct Parsed {
-        var entries: [String: Entry]
-        var metadata: [String: String]
-        var dataStart: Int
-    }
-
-    /// Parses and validates a safetensors image of `count` bytes.
-    static func parse(_ bytes: UnsafeRawPointer?, count: Int, path: String) throws -> Parsed {
-        guard let bytes, count >= 8 else {
-            throw ModelError.truncated(file: path, reason: "\(count) bytes, shorter than the 8-byte header length")
-        }
-        let announced = bytes.loadUnaligned(as: UInt64.self).littleEndian
-        guard announced <= UInt64(maximumHeaderLength) else {
-            throw ModelError.badHeader(file: path, reason: "header length \(announced) exceeds \(maximumHeaderLength) bytes")
-        }
-        let headerLength = Int(announced)
-        guard headerLength >= 2 else {
-            throw ModelError.badHeader(file: path, reason: "header length \(headerLength) is too short for a JSON object")
-        }
-        guard headerLength <= count - 8 else {
-            throw ModelError.truncated(file: path, reason: "header of \(headerLength) bytes announced, \(count - 8) bytes follow")
-        }
-        let json = Data(bytes: bytes + 8, count: headerLength)
-        let object: Any
+extension ModelError {
+    /// Runs `body`, turning the `TensorError`s of StrataTensor's file readers into the `ModelError` of
+    /// the same fault; `path` names the file for the other kernel errors.
+    static func converting<T>(path: String, _ body: () throws -> T) throws -> T {
         do {
-            object = try JSONSerialization.jsonObject(with: json)
-        } catch {
-            throw ModelError.badHeader(file: path, reason: "not valid JSON (\(error.localizedDescription))")
+            return try body()
+        } catch let error as TensorError {
+            throw ModelError(error, path: path)
         }
-        guard let header = object as? [String: Any] else {
-            throw ModelError.badHeader(file: path, reason: "the header is not a JSON object")
-        }
-        let dataStart = 8 + headerLength
-        let dataSize = count - dataStart
-        var metadata: [String: String] = [:]
-        var entries: [String: Entry] = [:]
-        for (name, value) in header {
-            if name == "__metadata__" {
-                guard let strings = value as? [String: Any] else {
-                    throw ModelError.badHeader(file: path, reason: "__metadata__ is not an object")
-                }
-                for (key, item) in strings {
-                    guard let text = item as? String else {
-                        throw ModelError.badHeader(file: path, reason: "__metadata__ value '\(key)' is not a string")
-                    }
-                    metadata[key] = text
-                }
-                continue
-            }
-            entries[name] = try entry(name, value, dataSize: dataSize, path: path)
-        }
-        try checkCoverage(entries, dataSize: dataSize, path: path)
-        return Parsed(entries: entries, metadata: metadata, dataStart: dataStart)
     }
 
-    private static func integers(_ value: Any?) -> [Int]? {
-        guard let array = value as? [Any] else { return nil }
-        var result: [Int] = []
-        for item in array {
-            guard let number = item as? NSNumber else { return nil }
-            let double = number.doubleValue
-            guard double == double.rounded(), abs(double) < 9.0e15 else { return nil }
-            result.append(Int(double))
-        }
-        return result
+    /// Maps `url` read-only, failing with `ModelError.unreadable`.
+    static func mapping(_ url: URL) throws -> MappedFile {
+        try converting(path: url.path) { try MappedFile(url: url) }
     }
 
-    private static func entry(_ name: String, _ value: Any, dataSize: Int, path: String) throws -> Entry {
-        guard let fields = value as? [String: Any] else {
-            throw ModelError.badTensorEntry(file: path, tensor: name, reason: "not an object")
-        }
-        guard let dtype = fields["dtype"] as? String else {
-            throw ModelError.badTensorEntry(file: path, tensor: name, reason: "missing or non-string 'dtype'")
-        }
-        guard let shape = integers(fields["shape"]) else {
-            throw ModelError.badTensorEntry(file: path, tensor: name, reason: "missing or non-integer 'shape'")
-        }
-        guard shape.allSatisfy({ $0 >= 0 }) else {
-            throw ModelError.badTensorEntry(file: path, tensor: name, reason: "negative dimension in shape \(shape)")
-        }
-        guard let offsets = integers(fields["data_offsets"]), offsets.count == 2 else {
-            throw ModelError.badTensorEntry(file: path, tensor: name, reason: "'data_offsets' must be two integers")
-        }
-        let (begin, end) = (offsets[0], offsets[1])
-        guard begin >= 0, begin <= end else {
-            throw ModelError.badTensorEntry(file: path, tensor: name, reason: "data_offsets [\(begin), \(end)] are not an ascending range")
-        }
-        guard let size = elementSizes[dtype] else {
-            throw ModelError.unknownDType(file: path, tensor: name, dtype: dtype)
-        }
-        var expected = size
-        for dimension in shape {
-            let (product, overflow) = expected.multipliedReportingOverflow(by: dimension)
-            guard !overflow else {
-                throw ModelError.badTensorEntry(file: path, tensor: name, reason: "shape \(shape) is too large")
+    /// The model error of a tensor-module error.
+    init(_ error: TensorError, path: String) {
+        switch error {
+        case let .unreadable(file, reason):
+            self = .unreadable(file: file, reason: reason)
+        case let .safetensors(file, fault):
+            switch fault {
+            case let .truncated(reason): self = .truncated(file: file, reason: reason)
+            case let .badHeader(reason): self = .badHeader(file: file, reason: reason)
+            case let .badTensorEntry(tensor, reason): self = .badTensorEntry(file: file, tensor: tensor, reason: reason)
+            case let .unknownDType(tensor, dtype): self = .unknownDType(file: file, tensor: tensor, dtype: dtype)
+            case let .unsupportedDType(tensor, dtype): self = .unsupportedDType(file: file, tensor: tensor, dtype: dtype)
+            case let .byteCountMismatch(tensor, shape, dtype, expected, actual):
+                self = .byteCountMismatch(file: file, tensor: tensor, shape: shape, dtype: dtype, expected: expected, actual: actual)
+            case let .outOfBounds(tensor, end, dataSize): self = .outOfBounds(file: file, tensor: tensor, end: end, dataSize: dataSize)
+            case let .overlapping(tensor, other): self = .overlapping(file: file, tensor: tensor, other: other)
+            case let .uncoveredBytes(offset, count): self = .uncoveredBytes(file: file, offset: offset, count: count)
+            case let .missingTensor(tensor): self = .missingTensor(file: file, tensor: tensor)
             }
-            expected = product
-        }
-        guard expected == end - begin else {
-            throw ModelError.byteCountMismatch(file: path, tensor: name, shape: shape, dtype: dtype,
-                                               expected: expected, actual: end - begin)
-        }
-        guard end <= dataSize else {
-            throw ModelError.outOfBounds(file: path, tensor: name, end: end, dataSize: dataSize)
-        }
-        return Entry(name: name, dtype: dtype, shape: shape, begin: begin, end: end)
-    }
-
-    /// Ranges sorted by start must tile `0..<dataSize` exactly.
-    private static func checkCoverage(_ entries: [String: Entry], dataSize: Int, path: String) throws {
-        let sorted = entries.values.sorted { ($0.begin, $0.end, $0.name) < ($1.begin, $1.end, $1.name) }
-        var position = 0
-        var previous: Entry?
-        for entry in sorted {
-            if entry.begin < position, let previous {
-                throw ModelError.overlapping(file: path, tensor: entry.name, other: previous.name)
-            }
-            if entry.begin > position {
-                throw ModelError.uncoveredBytes(file: path, offset: position, count: entry.begin - position)
-            }
-            previous = entry
-            position = max(position, entry.end)
-        }
-        if position < dataSize {
-            throw ModelError.uncoveredBytes(file: path, offset: position, count: dataSize - position)
+        default:
+            self = .unreadable(file: path, reason: error.description)
         }
     }
 }

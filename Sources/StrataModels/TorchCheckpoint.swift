@@ -22,7 +22,7 @@ public final class TorchCheckpoint: TensorSource, @unchecked Sendable {
 
     /// Opens and validates the archive at `url`: every tensor's view must lie inside its storage.
     public convenience init(url: URL) throws {
-        try self.init(file: try MappedFile(url: url), path: url.path)
+        try self.init(file: try ModelError.mapping(url), path: url.path)
     }
 
     init(file: MappedFile, path: String) throws {

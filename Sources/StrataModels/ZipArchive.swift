@@ -1,4 +1,5 @@
 import Foundation
+import StrataTensor
 
 /// The stored (uncompressed) entries of a zip archive, read from its central directory over a memory
 /// mapping, so an entry's bytes are addressed in place.

@@ -19,6 +19,22 @@ public enum DType: String, Sendable, Codable, CaseIterable, CustomStringConverti
     /// Whether the type holds floating-point values.
     public var isFloatingPoint: Bool { self != .i32 }
 
+    /// The safetensors spelling of the type: `F32`, `F16`, `BF16`, `I32`.
+    public var safetensorsName: String {
+        switch self {
+        case .f32: return "F32"
+        case .f16: return "F16"
+        case .bf16: return "BF16"
+        case .i32: return "I32"
+        }
+    }
+
+    /// The type a safetensors dtype string names, if `Tensor` holds it.
+    public init?(safetensorsName name: String) {
+        guard let match = DType.allCases.first(where: { $0.safetensorsName == name }) else { return nil }
+        self = match
+    }
+
     public var description: String { rawValue }
 }
 

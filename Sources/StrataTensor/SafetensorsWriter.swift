@@ -2,7 +2,7 @@ import Foundation
 
 /// Writes the safetensors format: an 8-byte little-endian header length, a JSON header (sorted keys,
 /// padded with spaces to a multiple of 8) naming each tensor's dtype, shape and byte range, then the
-/// tensors' bytes back to back in the order given.
+/// tensors' bytes back to back in the order given. `SafetensorsReader` reads it back.
 public enum SafetensorsWriter {
     /// One named array of raw little-endian bytes.
     public struct Blob: Sendable {
@@ -26,12 +26,7 @@ public enum SafetensorsWriter {
         /// A blob holding a tensor, under its own dtype.
         public init(name: String, tensor: Tensor) {
             self.name = name
-            switch tensor.dtype {
-            case .f32: dtype = "F32"
-            case .f16: dtype = "F16"
-            case .bf16: dtype = "BF16"
-            case .i32: dtype = "I32"
-            }
+            dtype = tensor.dtype.safetensorsName
             shape = tensor.shape
             bytes = tensor.withUnsafeBytes { Data($0) }
         }

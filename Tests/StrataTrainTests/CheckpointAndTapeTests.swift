@@ -57,6 +57,28 @@ struct CheckpointTests {
         #expect(throws: TrainError.self) { try Checkpoint.decode(data, file: "cut.safetensors") }
         #expect(throws: TrainError.self) { try Checkpoint.decode(Data([1, 2, 3]), file: "tiny.safetensors") }
     }
+
+    @Test("head checkpoints are validated as strictly as model weights: no overlaps, no stray bytes")
+    func strictValidation() throws {
+        func file(_ header: String, dataBytes: Int) -> Data {
+            var json = Data(header.utf8)
+            while json.count % 8 != 0 { json.append(0x20) }
+            var data = Data()
+            withUnsafeBytes(of: UInt64(json.count).littleEndian) { data.append(contentsOf: $0) }
+            return data + json + Data(count: dataBytes)
+        }
+        let overlap = file(#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#, dataBytes: 12)
+        #expect(throws: TrainError.checkpoint(file: "o.safetensors", reason: "tensor 'b': its bytes overlap those of 'a'")) {
+            try Checkpoint.decode(overlap, file: "o.safetensors")
+        }
+        var trailing = try Checkpoint.encode(["w": Tensor(zeros: [4])])
+        trailing.append(contentsOf: [0, 0, 0, 0])
+        #expect(throws: TrainError.checkpoint(file: "t.safetensors", reason: "4 data bytes at offset 16 belong to no tensor")) {
+            try Checkpoint.decode(trailing, file: "t.safetensors")
+        }
+        let i64 = file(#"{"n":{"dtype":"I64","shape":[1],"data_offsets":[0,8]}}"#, dataBytes: 8)
+        #expect(throws: TrainError.self) { try Checkpoint.decode(i64) }
+    }
 }
 
 @Suite("Tape")

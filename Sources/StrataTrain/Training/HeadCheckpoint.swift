@@ -65,19 +65,8 @@ public enum HeadCheckpoint {
         }
     }
 
-    /// The `__metadata__` strings of a safetensors file.
+    /// The `__metadata__` strings of a safetensors file (validated whole by the one reader).
     public static func metadata(_ url: URL) throws -> [String: String] {
-        guard let handle = try? FileHandle(forReadingFrom: url) else {
-            throw TrainError.checkpoint(file: url.path, reason: "cannot open")
-        }
-        defer { try? handle.close() }
-        let prefix = (try? handle.read(upToCount: 8)) ?? Data()
-        guard prefix.count == 8 else { throw TrainError.checkpoint(file: url.path, reason: "too short for a safetensors header") }
-        let length = prefix.enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
-        guard length < 100_000_000, let header = try? handle.read(upToCount: Int(length)), header.count == Int(length),
-              let json = try? JSONSerialization.jsonObject(with: header) as? [String: Any] else {
-            throw TrainError.checkpoint(file: url.path, reason: "unreadable safetensors header")
-        }
-        return json["__metadata__"] as? [String: String] ?? [:]
+        try Checkpoint.reader(url).metadata
     }
 }
