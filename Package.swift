@@ -65,8 +65,13 @@ let package = Package(
             path: "bench/StrataBench"
         ),
 
-        // Paths to ../shared and numeric comparison, for tests and benchmarks only.
-        .target(name: "StrataTestSupport", dependencies: ["StrataTensor", "StrataCache"]),
+        // Paths to ../shared, numeric comparison and synthetic caches, for tests and benchmarks only.
+        .target(name: "StrataTestSupport", dependencies: ["StrataTensor", "StrataCache", "StrataTrain"]),
+        // The harnesses tests and benchmarks run as processes (synthetic caches, the fork probe); not shipped in `strata`.
+        .executableTarget(
+            name: "strata-dev",
+            dependencies: ["StrataCache", "StrataTestSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
 
         .testTarget(name: "StrataTensorTests", dependencies: ["StrataTensor", "StrataTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "StrataPipelineTests", dependencies: ["StrataPipeline", "StrataTestSupport"]),

@@ -79,12 +79,22 @@ public enum BuiltProducts {
 
     /// The `strata` executable built beside the test bundle (the products directory).
     public static func strata() throws -> URL {
+        try executable("strata")
+    }
+
+    /// The `strata-dev` executable (test harnesses: synthetic caches, the fork probe) built beside the test bundle.
+    public static func strataDev() throws -> URL {
+        try executable("strata-dev")
+    }
+
+    /// The executable `name` built beside the test bundle.
+    static func executable(_ name: String) throws -> URL {
         var starts = [Bundle.main.bundleURL, URL(fileURLWithPath: CommandLine.arguments[0])]
         if let executable = Bundle.main.executableURL { starts.append(executable) }
         for start in starts {
             var directory = start.deletingLastPathComponent()
             for _ in 0..<4 {
-                let candidate = directory.appendingPathComponent("strata")
+                let candidate = directory.appendingPathComponent(name)
                 var isDirectory: ObjCBool = false
                 if FileManager.default.fileExists(atPath: candidate.path, isDirectory: &isDirectory), !isDirectory.boolValue,
                    FileManager.default.isExecutableFile(atPath: candidate.path) {
@@ -93,6 +103,6 @@ public enum BuiltProducts {
                 directory = directory.deletingLastPathComponent()
             }
         }
-        throw NotBuilt(description: "the built strata binary was not found next to the test bundle (\(starts.map(\.path)))")
+        throw NotBuilt(description: "the built \(name) binary was not found next to the test bundle (\(starts.map(\.path)))")
     }
 }

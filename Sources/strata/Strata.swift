@@ -17,15 +17,12 @@ struct Strata: ParsableCommand {
             InspectCommand.self,
             VerifyCommand.self,
             ExportCommand.self,
-            SyntheticCacheCommand.self,
-            ForkProbeCommand.self,
             BuildCommand.self,
             MergeCommand.self,
             DemoCommand.self,
             EncodeCommand.self,
             TrainCommand.self,
             EvalCommand.self,
-            SyntheticPairsCommand.self,
         ]
     )
 

@@ -2,14 +2,15 @@ import Foundation
 import Testing
 import StrataTensor
 @testable import StrataCache
+import StrataTestSupport
 
-/// Kills a writing `strata` process with SIGKILL at random moments and checks that the cache always
+/// Kills a writing `strata-dev write-synthetic-cache` process with SIGKILL at random moments and checks that the cache always
 /// opens, verifies, and holds exactly the batches committed before the kill.
 @Suite struct CrashTests {
     static let batchSize = 16
 
     @Test func killedWritersLeaveExactlyTheCommittedBatches() throws {
-        let strata = try Programs.strata()
+        let strataDev = try Programs.strataDev()
         let cache = try TemporaryCache()
         var seed = UInt64.random(in: 0...UInt64.max)
         let recordedSeed = seed
@@ -19,7 +20,7 @@ import StrataTensor
         var progressingRounds = 0
         for round in 0..<24 {
             let process = Process()
-            process.executableURL = strata
+            process.executableURL = strataDev
             process.arguments = ["write-synthetic-cache", cache.path, "--batches", "100000",
                                  "--batch-size", String(CrashTests.batchSize), "--map-size", "65536"]
             let output = Pipe()

@@ -101,10 +101,10 @@ import StrataTestSupport
     }
 
     @Test func handlesRefuseToWorkAfterFork() throws {
-        let strata = try Programs.strata()
+        let strataDev = try Programs.strataDev()
         let cache = try TemporaryCache()
         try writeSynthetic(cache, batches: 1, size: 4)
-        let result = try Programs.run(strata, ["cache-fork-probe", cache.path, "--column", "image/synthetic/f16", "--id", "2"], expectSuccess: false)
+        let result = try Programs.run(strataDev, ["cache-fork-probe", cache.path, "--column", "image/synthetic/f16", "--id", "2"], expectSuccess: false)
         #expect(result.output.contains("child refused the parent's handle and opened its own"), "\(result.output)")
         #expect(result.status == 0)
     }

@@ -2,7 +2,7 @@ import Foundation
 import StrataCache
 import StrataTestSupport
 
-/// Runs the built `strata` binary and other programs for the cache tests.
+/// Runs the built `strata` and `strata-dev` binaries and other programs for the cache tests.
 enum Programs {
     struct Failure: Error, CustomStringConvertible {
         let description: String
@@ -11,6 +11,11 @@ enum Programs {
     /// The `strata` executable built beside the test bundle.
     static func strata() throws -> URL {
         try BuiltProducts.strata()
+    }
+
+    /// The `strata-dev` harness executable built beside the test bundle.
+    static func strataDev() throws -> URL {
+        try BuiltProducts.strataDev()
     }
 
     /// Runs `executable` to completion; returns its status and standard output.

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import StrataTensor
 @testable import StrataCache
+import StrataTestSupport
 
 @Suite struct LoaderTests {
     static func collect(_ run: LoaderRun) throws -> [LoadedBatch] {

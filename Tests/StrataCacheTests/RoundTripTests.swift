@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import StrataTensor
 @testable import StrataCache
+import StrataTestSupport
 
 @Suite struct RoundTripTests {
     /// A writer killed after creating its tables but before writing the manifest leaves a cache that,

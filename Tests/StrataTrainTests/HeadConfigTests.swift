@@ -118,7 +118,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: folder) }
         // Features of ResNet-50 and MiniLM widths, so an epoch takes a while.
         let cache = folder.appendingPathComponent("pairs").path
-        try Self.run(strata, ["write-synthetic-pairs", cache, "--train-images", "300", "--val-images", "100"])
+        try Self.run(BuiltProducts.strataDev(), ["write-synthetic-pairs", cache, "--train-images", "300", "--val-images", "100"])
         let head = folder.appendingPathComponent("head.yaml")
         try "kind: projector\nimage: image/resnet50/pooled\ntext: text/bert/mean\ntrain: {epochs: 100000, batch_size: 32, patience: 0}\n"
             .write(to: head, atomically: true, encoding: .utf8)

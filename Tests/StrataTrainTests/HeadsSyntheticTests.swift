@@ -3,6 +3,7 @@ import StrataCache
 import StrataTensor
 import Testing
 @testable import StrataTrain
+import StrataTestSupport
 
 /// Synthetic caches shared by the head tests, written once per test process into a temporary folder
 /// (folders of earlier test processes that have ended are removed first).

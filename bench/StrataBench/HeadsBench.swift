@@ -2,6 +2,7 @@ import Foundation
 import StrataCache
 import StrataTensor
 import StrataTrain
+import StrataTestSupport
 
 /// `bench/run heads [CACHE] [--epochs N] [--threads T] [--seeds K] [--dropout] [--heads NAMES]
 /// [--columns IMAGE,TEXT]`: trains heads 1 (projector +

@@ -1,14 +1,14 @@
 import ArgumentParser
 import Foundation
 import StrataCache
+import StrataTestSupport
 
 /// Writes the deterministic synthetic cache batch by batch; the cache tests kill it mid-write.
 /// Resumes after the batches already committed. Prints `committed N` after each commit.
 struct SyntheticCacheCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "write-synthetic-cache",
-        abstract: "Write deterministic test batches to a cache (for tests).",
-        shouldDisplay: false
+        abstract: "Write deterministic test batches to a cache (for tests)."
     )
 
     @Argument(help: "The cache directory.")

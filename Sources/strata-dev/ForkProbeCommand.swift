@@ -1,14 +1,14 @@
 import ArgumentParser
 import Foundation
 import StrataCache
+import StrataTestSupport
 
 /// Opens a cache, forks, and has the child try the parent's reader: LMDB handles must refuse to work
 /// after fork(). Prints the child's outcome; the cache tests run it.
 struct ForkProbeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cache-fork-probe",
-        abstract: "Check that cache handles refuse to work in a forked child (for tests).",
-        shouldDisplay: false
+        abstract: "Check that cache handles refuse to work in a forked child (for tests)."
     )
 
     @Argument(help: "The cache directory.")

@@ -1,3 +1,4 @@
+import StrataCache
 import StrataTensor
 
 /// A small, fully deterministic cache content for crash tests, format tests and the Python reader's

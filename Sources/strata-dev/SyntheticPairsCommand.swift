@@ -1,13 +1,12 @@
 import ArgumentParser
-import StrataTrain
+import StrataTestSupport
 
 /// Writes a cache of synthetic image-caption features (text a noisy linear function of the image
 /// features) with the coco-mini column names and shapes, to try heads before a real cache exists.
 struct SyntheticPairsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "write-synthetic-pairs",
-        abstract: "Write a synthetic paired-feature cache with the coco-mini-resnet50-minilm columns (for tests and benchmarks).",
-        shouldDisplay: false
+        abstract: "Write a synthetic paired-feature cache with the coco-mini-resnet50-minilm columns (for tests and benchmarks)."
     )
 
     @Argument(help: "The new cache directory.")
