@@ -27,13 +27,13 @@ let package = Package(
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
 
-        // AVX-512 kernels (packed sgemm, GELU), chosen at run time on CPUs that have them.
+        // AVX-512 kernels (packed sgemm, GELU) and F16C half widening, chosen at run time on CPUs that have them.
         .target(name: "CStrataKernels"),
         .target(name: "StrataTensor", dependencies: ["CBLAS", "CStrataKernels"]),
         .target(name: "StrataImage", dependencies: ["CJPEG", "CPNG", "StrataTensor"]),
         .target(name: "StrataText"),
         .target(name: "StrataModels", dependencies: ["StrataTensor"]),
-        .target(name: "StrataCache", dependencies: ["CLMDB", "StrataTensor", "StrataSchema"]),
+        .target(name: "StrataCache", dependencies: ["CLMDB", "CStrataKernels", "StrataTensor", "StrataSchema"]),
         .target(name: "StrataData"),
         // The JSON Schema subset Strata's schemas use, and key-by-key document comparison.
         .target(name: "StrataSchema", dependencies: [.product(name: "Yams", package: "Yams")]),

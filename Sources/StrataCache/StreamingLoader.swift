@@ -181,6 +181,7 @@ public final class StreamingLoader: @unchecked Sendable {
             }
             values[row] = value
         }
+        StreamingLoader.prefetch(values)
         let longest = lengths.max() ?? 0
         let width = layout.width
         let shape = [ids.count, longest, width]
@@ -199,8 +200,13 @@ public final class StreamingLoader: @unchecked Sendable {
                     let elements = lengths[row] * width
                     if let source = values[row].baseAddress, elements > 0 {
                         if layout.transposed, let buffer = scratch.baseAddress {
-                            StreamingLoader.widen(source, column.dtype, into: buffer, count: elements)
-                            StreamingLoader.transpose(buffer, channels: width, positions: lengths[row], into: destination)
+                            if column.dtype == .f16 {
+                                Widening.f16ToF32Transposed(source, channels: width, positions: lengths[row],
+                                                            into: destination, scratch: buffer)
+                            } else {
+                                StreamingLoader.widen(source, column.dtype, into: buffer, count: elements)
+                                Widening.transpose(buffer, channels: width, positions: lengths[row], into: destination)
+                            }
                         } else {
                             StreamingLoader.widen(source, column.dtype, into: destination, count: elements)
                         }
@@ -234,33 +240,35 @@ public final class StreamingLoader: @unchecked Sendable {
         }
     }
 
-    /// `[C, P]` → `[P, C]`, in tiles of 16 channels so each output row is written in whole cache lines.
-    static func transpose(_ source: UnsafePointer<Float>, channels: Int, positions: Int, into destination: UnsafeMutablePointer<Float>) {
-        for c0 in stride(from: 0, to: channels, by: 16) {
-            let c1 = min(c0 + 16, channels)
-            for p in 0..<positions {
-                let row = destination + p * channels
-                for c in c0..<c1 { row[c] = source[c * positions + p] }
-            }
-        }
-    }
-
     /// Drops the whole pages inside `ranges` from the process's mapping (they stay in the page cache
     /// and come back on the next touch); LMDB's own pages are never inside a value.
     static func release(_ ranges: [UnsafeRawBufferPointer]) {
+        advise(ranges, MADV_DONTNEED, wholePagesOnly: true)
+    }
+
+    /// Asks the kernel to read the pages of `ranges` ahead, all at once, so that a batch's values come
+    /// off the disk in parallel instead of one page fault at a time (pages already in memory cost nothing).
+    static func prefetch(_ ranges: [UnsafeRawBufferPointer]) {
+        advise(ranges, MADV_WILLNEED, wholePagesOnly: false)
+    }
+
+    /// `madvise(advice)` over the pages of `ranges`, neighbouring ranges merged: the pages wholly inside
+    /// them, or every page they touch.
+    private static func advise(_ ranges: [UnsafeRawBufferPointer], _ advice: Int32, wholePagesOnly: Bool) {
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
         var pending: (start: Int, end: Int)?
         func flush() {
             guard let (start, end) = pending, end > start else { return }
-            _ = madvise(UnsafeMutableRawPointer(bitPattern: start), end - start, MADV_DONTNEED)
+            _ = madvise(UnsafeMutableRawPointer(bitPattern: start), end - start, advice)
         }
         for range in ranges.sorted(by: { Int(bitPattern: $0.baseAddress) < Int(bitPattern: $1.baseAddress) }) {
             guard let base = range.baseAddress else { continue }
-            let start = (Int(bitPattern: base) + page - 1) / page * page
-            let end = (Int(bitPattern: base) + range.count) / page * page
+            let first = Int(bitPattern: base), last = first + range.count
+            let start = wholePagesOnly ? (first + page - 1) / page * page : first / page * page
+            let end = wholePagesOnly ? last / page * page : (last + page - 1) / page * page
             guard end > start else { continue }
-            if let current = pending, current.end == start {
-                pending = (current.start, end)
+            if let current = pending, current.end >= start {
+                pending = (current.start, max(current.end, end))
             } else {
                 flush()
                 pending = (start, end)

@@ -1,11 +1,53 @@
-/// Bulk conversion of stored elements to the loader's output types, written so the compiler vectorizes it.
+import CStrataKernels
+
+/// Bulk conversion of stored elements to the loader's output types: F16C instructions where the CPU has
+/// them, else portable code written so the compiler vectorizes it. Both give the same floats (a NaN stays
+/// a NaN).
 enum Widening {
-    /// Widens `count` IEEE half values to `Float`, exactly (subnormals, infinities and NaN payloads kept).
+    /// Whether the F16C kernels run here.
+    static let hasF16C = strata_f16c_available() != 0
+
+    /// Widens `count` IEEE half values to `Float`, exactly.
+    @inline(__always)
+    static func f16ToF32(_ source: UnsafeRawPointer, _ destination: UnsafeMutablePointer<Float>, count: Int) {
+        if hasF16C {
+            strata_f16_to_f32_f16c(source.assumingMemoryBound(to: UInt16.self), destination, count)
+        } else {
+            portableF16ToF32(source, destination, count: count)
+        }
+    }
+
+    /// Widens a channels-first `[channels, positions]` half map into a positions-first float map
+    /// (`destination[p * channels + c]`), through `scratch` (`channels * positions` floats) when the CPU has
+    /// no F16C.
+    static func f16ToF32Transposed(_ source: UnsafeRawPointer, channels: Int, positions: Int,
+                                   into destination: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+        if hasF16C {
+            strata_f16_to_f32_transposed_f16c(source.assumingMemoryBound(to: UInt16.self), channels, positions, destination)
+        } else {
+            portableF16ToF32(source, scratch, count: channels * positions)
+            transpose(scratch, channels: channels, positions: positions, into: destination)
+        }
+    }
+
+    /// `destination[p * channels + c] = source[c * positions + p]`, in cache-friendly blocks of channels.
+    static func transpose(_ source: UnsafePointer<Float>, channels: Int, positions: Int, into destination: UnsafeMutablePointer<Float>) {
+        for c0 in stride(from: 0, to: channels, by: 16) {
+            let c1 = min(c0 + 16, channels)
+            for p in 0..<positions {
+                let row = destination + p * channels
+                for c in c0..<c1 { row[c] = source[c * positions + p] }
+            }
+        }
+    }
+
+    /// Widens `count` IEEE half values to `Float`, exactly (subnormals, infinities and NaN payloads kept),
+    /// without F16C.
     ///
     /// Branch-free integer arithmetic that the compiler turns into SIMD code; no step touches a
     /// denormal float, which would take the slow microcode path.
     @inline(__always)
-    static func f16ToF32(_ source: UnsafeRawPointer, _ destination: UnsafeMutablePointer<Float>, count: Int) {
+    static func portableF16ToF32(_ source: UnsafeRawPointer, _ destination: UnsafeMutablePointer<Float>, count: Int) {
         let input = source.assumingMemoryBound(to: UInt16.self)
         let output = UnsafeMutableRawPointer(destination).assumingMemoryBound(to: Int32.self)
         for i in 0..<count {

@@ -127,7 +127,7 @@ import StrataTestSupport
         let source = (0..<(channels * positions)).map { Float($0) }
         var output = [Float](repeating: -1, count: source.count)
         source.withUnsafeBufferPointer { s in
-            output.withUnsafeMutableBufferPointer { StreamingLoader.transpose(s.baseAddress!, channels: channels, positions: positions, into: $0.baseAddress!) }
+            output.withUnsafeMutableBufferPointer { Widening.transpose(s.baseAddress!, channels: channels, positions: positions, into: $0.baseAddress!) }
         }
         for p in 0..<positions {
             for c in 0..<channels { #expect(output[p * channels + c] == source[c * positions + p]) }
@@ -206,5 +206,44 @@ import StrataTestSupport
             if bf16[Int(pattern)].bitPattern != UInt32(pattern) << 16 { mismatches += 1 }
         }
         #expect(mismatches == 0)
+        // The portable path, which CPUs without F16C run, agrees bit for bit (NaN for NaN).
+        var portable = [Float](repeating: 0, count: bits.count)
+        bits.withUnsafeBytes { source in
+            portable.withUnsafeMutableBufferPointer { Widening.portableF16ToF32(source.baseAddress!, $0.baseAddress!, count: bits.count) }
+        }
+        #expect(zip(portable, f16).allSatisfy { $0.isNaN ? $1.isNaN : $0.bitPattern == $1.bitPattern })
+    }
+
+    @Test(arguments: [(2048, 49), (13, 49), (8, 8), (16, 7), (3, 1), (9, 17)])
+    func transposedHalfWideningEqualsWideningThenTransposing(channels: Int, positions: Int) {
+        // Every bit pattern's neighbourhood: a pseudo-random walk over finite and special halves.
+        var state: UInt32 = 12345
+        let halves = (0..<(channels * positions)).map { _ -> UInt16 in
+            state = state &* 1_664_525 &+ 1_013_904_223
+            return UInt16(truncatingIfNeeded: state >> 16)
+        }
+        var expected = [Float](repeating: 0, count: halves.count)
+        var widened = [Float](repeating: 0, count: halves.count)
+        var got = [Float](repeating: .nan, count: halves.count)
+        var scratch = [Float](repeating: 0, count: halves.count)
+        halves.withUnsafeBytes { source in
+            widened.withUnsafeMutableBufferPointer { Widening.portableF16ToF32(source.baseAddress!, $0.baseAddress!, count: halves.count) }
+            widened.withUnsafeBufferPointer { w in
+                expected.withUnsafeMutableBufferPointer { Widening.transpose(w.baseAddress!, channels: channels, positions: positions, into: $0.baseAddress!) }
+            }
+            got.withUnsafeMutableBufferPointer { out in
+                scratch.withUnsafeMutableBufferPointer {
+                    Widening.f16ToF32Transposed(source.baseAddress!, channels: channels, positions: positions,
+                                                into: out.baseAddress!, scratch: $0.baseAddress!)
+                }
+            }
+        }
+        // got[p * channels + c] is half c * positions + p.
+        for (c, p) in [(0, 0), (channels - 1, positions - 1), (channels / 2, positions / 3)] {
+            let half = Float(Float16(bitPattern: halves[c * positions + p]))
+            let value = got[p * channels + c]
+            #expect(half.isNaN ? value.isNaN : value.bitPattern == half.bitPattern, "c \(c) p \(p)")
+        }
+        #expect(zip(expected, got).allSatisfy { $0.isNaN ? $1.isNaN : $0.bitPattern == $1.bitPattern }, "\(channels)x\(positions)")
     }
 }

@@ -41,4 +41,16 @@ void strata_gemm_set_caller_only(int on);
 /// registers. Call only when `strata_sgemm_avx512_available()` says so.
 void strata_gelu_avx512(float *x, long count);
 
+/// Whether this CPU has AVX2 and F16C, which the half-precision widening below needs (checked at run time).
+int strata_f16c_available(void);
+
+/// `destination[i] = source[i]` for `count` IEEE halves (bit patterns), exactly (a NaN stays a NaN, with its
+/// quiet bit set). Call only when `strata_f16c_available()` says so.
+void strata_f16_to_f32_f16c(const unsigned short *source, float *destination, long count);
+
+/// `destination[p * channels + c] = source[c * positions + p]`: a channels-first `[channels, positions]` half
+/// map widened into a positions-first float map, exactly as above. Call only when `strata_f16c_available()`
+/// says so.
+void strata_f16_to_f32_transposed_f16c(const unsigned short *source, long channels, long positions, float *destination);
+
 #endif
