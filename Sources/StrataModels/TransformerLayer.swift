@@ -80,8 +80,11 @@ struct TransformerLayer {
         // Attention block.
         let attentionInput = blockInput(x, rows: rows, norm1Weight, norm1Bias, scratch: normed)
         self.qkv.apply(attentionInput, rows: rows, out: qkv)
-        Attention.selfAttention(packed: qkv, batch: batch, length: length, heads: heads, headDim: h / heads,
-                                keyBias: keyBias, keyLengths: keyLengths, out: context, scratch: scratch)
+        Kernels.stridedAttention(q: qkv, k: qkv + h, v: qkv + 2 * h, rowStride: (3 * h, 3 * h, 3 * h),
+                                 batchStride: (length * 3 * h, length * 3 * h, length * 3 * h), batch: batch, heads: heads,
+                                 headDim: h / heads, queryLength: length, keyLength: length, keyBias: keyBias,
+                                 keyLengths: keyLengths, scale: 1 / Float(h / heads).squareRoot(), out: context,
+                                 workspace: scratch.scores)
         output.addApplied(context, rows: rows, to: x)
         if norm == .post { layerNorm(x, rows: rows, norm1Weight, norm1Bias, out: x) }
         // MLP block.

@@ -19,7 +19,8 @@ public enum KeyMask: Sendable {
 }
 
 extension Kernels {
-    /// Floats of `Workspace` that attention needs for these lengths.
+    /// Floats of `Workspace` that attention needs for these lengths (one worker's scores; `stridedAttention`
+    /// asks the workspace for one such block per worker it runs).
     public static func attentionWorkspaceCount(queryLength: Int, keyLength: Int) -> Int {
         queryLength * keyLength + keyLength
     }
@@ -63,11 +64,11 @@ extension Kernels {
                     out.withUnsafeMutableFloats { po in
                         guard let q = pq.baseAddress, let k = pk.baseAddress, let v = pv.baseAddress,
                               let o = po.baseAddress else { return }
-                        attentionRaw(q: q, k: k, v: v, rowStride: (hidden, hidden, hidden),
-                                     batchStride: (queryLength * hidden, keyLength * hidden, keyLength * hidden),
-                                     batch: batch, heads: heads, headDim: headDim,
-                                     queryLength: queryLength, keyLength: keyLength, keyMask: keyMask,
-                                     scale: scale ?? 1 / Float(headDim).squareRoot(), out: o, workspace: workspace)
+                        attention(q: q, k: k, v: v, rowStride: (hidden, hidden, hidden),
+                                  batchStride: (queryLength * hidden, keyLength * hidden, keyLength * hidden),
+                                  batch: batch, heads: heads, headDim: headDim,
+                                  queryLength: queryLength, keyLength: keyLength, keyMask: keyMask,
+                                  scale: scale ?? 1 / Float(headDim).squareRoot(), out: o, workspace: workspace)
                     }
                 }
             }
@@ -92,11 +93,11 @@ extension Kernels {
         packedQKV.withUnsafeFloats { pp in
             out.withUnsafeMutableFloats { po in
                 guard let p = pp.baseAddress, let o = po.baseAddress else { return }
-                attentionRaw(q: p, k: p + hidden, v: p + 2 * hidden, rowStride: (packed, packed, packed),
-                             batchStride: (length * packed, length * packed, length * packed),
-                             batch: batch, heads: heads, headDim: headDim, queryLength: length, keyLength: length,
-                             keyMask: keyMask, scale: scale ?? 1 / Float(headDim).squareRoot(), out: o,
-                             workspace: workspace)
+                attention(q: p, k: p + hidden, v: p + 2 * hidden, rowStride: (packed, packed, packed),
+                          batchStride: (length * packed, length * packed, length * packed),
+                          batch: batch, heads: heads, headDim: headDim, queryLength: length, keyLength: length,
+                          keyMask: keyMask, scale: scale ?? 1 / Float(headDim).squareRoot(), out: o,
+                          workspace: workspace)
             }
         }
     }
@@ -119,60 +120,112 @@ extension Kernels {
         }
     }
 
-    /// Whether key `index` of the mask's storage may be attended to.
-    private static func attends(_ mask: KeyMask, _ raw: UnsafeRawPointer, _ index: Int) -> Bool {
-        let nonzero = mask.tensor.dtype == .i32
-            ? raw.load(fromByteOffset: index * 4, as: Int32.self) != 0
-            : raw.load(fromByteOffset: index * 4, as: Float.self) != 0
-        return nonzero == mask.nonzeroMeansAttend
-    }
-
-    /// The attention loop over batch entries and heads; strides are in floats, ordered (q, k, v).
-    static func attentionRaw(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
-                             rowStride: (Int, Int, Int), batchStride: (Int, Int, Int),
-                             batch: Int, heads: Int, headDim: Int, queryLength: Int, keyLength: Int,
-                             keyMask: KeyMask?, scale: Float, out: UnsafeMutablePointer<Float>,
-                             workspace: Workspace) {
-        let hidden = heads * headDim
-        let buffer = workspace.floats(attentionWorkspaceCount(queryLength: queryLength, keyLength: keyLength))
-        let scores = buffer
-        let maskBias = buffer + queryLength * keyLength
-        for b in 0..<batch {
-            // Keys past the last attended one carry zero weight, so the products stop there.
-            var used = keyLength
-            var masked = false
-            if let keyMask {
-                keyMask.tensor.withUnsafeBytes { raw in
-                    guard let base = raw.baseAddress else { return }
-                    used = 0
-                    for j in 0..<keyLength {
-                        let keep = attends(keyMask, base, b * keyLength + j)
-                        maskBias[j] = keep ? 0 : -.infinity
-                        if keep { used = j + 1 } else { masked = true }
-                    }
+    /// Per batch entry, the additive bias of each key (0 to attend, -inf to skip) and one past the last
+    /// key attended to; nil bias when the mask masks nothing.
+    public static func keyBias(_ mask: KeyMask?, batch: Int, keyLength: Int) -> (bias: [Float]?, lengths: [Int]) {
+        guard let mask else { return (nil, [Int](repeating: keyLength, count: batch)) }
+        var bias = [Float](repeating: 0, count: batch * keyLength)
+        var lengths = [Int](repeating: 0, count: batch)
+        var masked = false
+        mask.tensor.withUnsafeBytes { raw in
+            guard let base = raw.baseAddress else { return }
+            let integers = mask.tensor.dtype == .i32
+            for index in 0..<(batch * keyLength) {
+                let nonzero = integers ? base.load(fromByteOffset: index * 4, as: Int32.self) != 0
+                                       : base.load(fromByteOffset: index * 4, as: Float.self) != 0
+                if nonzero == mask.nonzeroMeansAttend {
+                    lengths[index / keyLength] = index % keyLength + 1
+                } else {
+                    bias[index] = -.infinity
+                    masked = true
                 }
-            }
-            let outBatch = out + b * queryLength * hidden
-            if used == 0 {
-                for i in 0..<queryLength { (outBatch + i * hidden).update(repeating: 0, count: hidden) }
-                continue
-            }
-            for h in 0..<heads {
-                let qh = q + b * batchStride.0 + h * headDim
-                let kh = k + b * batchStride.1 + h * headDim
-                let vh = v + b * batchStride.2 + h * headDim
-                gemm(transposeA: false, transposeB: true, m: queryLength, n: used, k: headDim, alpha: scale,
-                     a: qh, lda: rowStride.0, b: kh, ldb: rowStride.1, beta: 0, c: scores, ldc: used)
-                if masked {
-                    for i in 0..<queryLength {
-                        let row = scores + i * used
-                        for j in 0..<used { row[j] += maskBias[j] }
-                    }
-                }
-                softmaxRows(scores, rows: queryLength, columns: used)
-                gemm(transposeA: false, transposeB: false, m: queryLength, n: headDim, k: used,
-                     a: scores, lda: used, b: vh, ldb: rowStride.2, beta: 0, c: outBatch + h * headDim, ldc: hidden)
             }
         }
+        return (masked ? bias : nil, lengths)
+    }
+
+    /// `attention` over strided rows with a `KeyMask`, turned into per-key biases and lengths.
+    private static func attention(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+                                  rowStride: (Int, Int, Int), batchStride: (Int, Int, Int),
+                                  batch: Int, heads: Int, headDim: Int, queryLength: Int, keyLength: Int,
+                                  keyMask: KeyMask?, scale: Float, out: UnsafeMutablePointer<Float>, workspace: Workspace) {
+        let (bias, lengths) = keyBias(keyMask, batch: batch, keyLength: keyLength)
+        func run(_ keyBias: UnsafePointer<Float>?) {
+            stridedAttention(q: q, k: k, v: v, rowStride: rowStride, batchStride: batchStride, batch: batch, heads: heads,
+                             headDim: headDim, queryLength: queryLength, keyLength: keyLength, keyBias: keyBias,
+                             keyLengths: lengths, scale: scale, out: out, workspace: workspace)
+        }
+        if let bias { bias.withUnsafeBufferPointer { run($0.baseAddress) } } else { run(nil) }
+    }
+
+    /// Multi-head scaled dot-product attention over rows read in place through strided gemms (no per-head
+    /// copies): the loop every attention in Strata runs (encoders, these tensor forms).
+    ///
+    /// Head `h` of batch entry `b` reads query rows at `q + b·batchStride.0 + i·rowStride.0 + h·headDim`
+    /// (keys and values likewise with `.1` and `.2`) and writes `[B, Lq, H·D]` to `out`. `keyBias` holds
+    /// `batch · keyLength` additive mask values (0 or -inf) or is nil; keys at or past `keyLengths[b]` are
+    /// skipped (they carry zero weight); an entry with no key gets zero rows. Every query row is computed.
+    ///
+    /// The (entry, head) products are small, so when several BLAS threads are set they are spread over
+    /// that many workers, each running single-threaded gemms (`SingleThreadedBLAS.concurrentPerform`).
+    public static func stridedAttention(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+                                        rowStride: (Int, Int, Int), batchStride: (Int, Int, Int),
+                                        batch: Int, heads: Int, headDim: Int, queryLength: Int, keyLength: Int,
+                                        keyBias: UnsafePointer<Float>?, keyLengths: [Int], scale: Float,
+                                        out: UnsafeMutablePointer<Float>, workspace: Workspace) {
+        let hidden = heads * headDim
+        let tasks = batch * heads
+        let threads = SingleThreadedBLAS.configuredThreads
+        let workers = threads > 1 && tasks > 1 ? min(threads, tasks) : 1
+        let area = queryLength * keyLength
+        let scores = workspace.floats(max(1, workers * area))
+        let run = { (task: Int, scores: UnsafeMutablePointer<Float>) in
+            let (b, h) = (task / heads, task % heads)
+            attentionHead(q: q + b * batchStride.0 + h * headDim, ldq: rowStride.0,
+                          k: k + b * batchStride.1 + h * headDim, ldk: rowStride.1,
+                          v: v + b * batchStride.2 + h * headDim, ldv: rowStride.2,
+                          queryLength: queryLength, keys: keyLengths[b], headDim: headDim, scale: scale,
+                          keyBias: keyBias.map { $0 + b * keyLength }, scores: scores,
+                          out: out + b * queryLength * hidden + h * headDim, ldo: hidden)
+        }
+        if workers == 1 {
+            for task in 0..<tasks { run(task, scores) }
+            return
+        }
+        SingleThreadedBLAS.concurrentPerform(workers: workers) { worker in
+            for task in stride(from: worker, to: tasks, by: workers) { run(task, scores + worker * area) }
+        }
+    }
+
+    /// One entry and head of attention: `scores = softmax(Q·Kᵀ · scale + keyBias)` over the first `keys`
+    /// keys (`queryLength × keys`, left in `scores` as the attention weights), then `out = weights · V`.
+    ///
+    /// With `dropoutMask` (`queryLength × keys` factors, 0 or 1/(1-p)), the weights multiplied by it go to
+    /// `dropped` and are used for the values instead. With no keys, the output rows are zeros.
+    public static func attentionHead(q: UnsafePointer<Float>, ldq: Int, k: UnsafePointer<Float>, ldk: Int,
+                                     v: UnsafePointer<Float>, ldv: Int, queryLength: Int, keys: Int, headDim: Int,
+                                     scale: Float, keyBias: UnsafePointer<Float>?, scores: UnsafeMutablePointer<Float>,
+                                     dropoutMask: UnsafePointer<Float>? = nil, dropped: UnsafeMutablePointer<Float>? = nil,
+                                     out: UnsafeMutablePointer<Float>, ldo: Int) {
+        if keys == 0 {
+            for i in 0..<queryLength { (out + i * ldo).update(repeating: 0, count: headDim) }
+            return
+        }
+        gemm(transposeA: false, transposeB: true, m: queryLength, n: keys, k: headDim, alpha: scale,
+             a: q, lda: ldq, b: k, ldb: ldk, beta: 0, c: scores, ldc: keys)
+        if let keyBias, (0..<keys).contains(where: { keyBias[$0] != 0 }) {
+            for i in 0..<queryLength {
+                let row = scores + i * keys
+                for j in 0..<keys { row[j] += keyBias[j] }
+            }
+        }
+        softmaxRows(scores, rows: queryLength, columns: keys)
+        var weights = UnsafePointer(scores)
+        if let dropoutMask, let dropped {
+            for i in 0..<(queryLength * keys) { dropped[i] = scores[i] * dropoutMask[i] }
+            weights = UnsafePointer(dropped)
+        }
+        gemm(transposeA: false, transposeB: false, m: queryLength, n: headDim, k: keys,
+             a: weights, lda: keys, b: v, ldb: ldv, beta: 0, c: out, ldc: ldo)
     }
 }

@@ -64,6 +64,10 @@
 ///   dot-product attention over `[B, L, H·D]` tensors with an optional `KeyMask`.
 /// - `attention(packedQKV:heads:keyMask:scale:into:workspace:)`: the same with Q, K, V side by side in
 ///   one `[B, L, 3·H·D]` tensor (the output of one fused projection).
+/// - `stridedAttention(q:k:v:rowStride:batchStride:…)`: the loop under both, over rows read in place
+///   (the encoders' packed projections), spread over single-threaded workers (`SingleThreadedBLAS`);
+///   `attentionHead(…)` is one entry and head of it (training saves its weights), `keyBias(_:batch:keyLength:)`
+///   turns a `KeyMask` into per-key biases and lengths.
 /// - `attentionWorkspaceCount(queryLength:keyLength:)`.
 ///
 /// Supporting types: `Size2D` (height/width pairs, writable as an integer literal), `Padding2D` and `Activation`

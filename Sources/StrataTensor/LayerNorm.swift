@@ -2,10 +2,11 @@ extension Kernels {
     /// Layer normalisation of `rows` rows of `columns` floats, as PyTorch's `nn.LayerNorm(columns)`:
     /// `(x - mean) / sqrt(var + eps) · weight + bias` with the biased variance.
     ///
-    /// `x` and `out` may be the same memory. `weight` and `bias` (`columns` floats) may be nil.
+    /// `x` and `out` may be the same memory. `weight` and `bias` (`columns` floats) may be nil. With
+    /// `statistics`, each row's mean and `1/sqrt(var + eps)` are written there (`2 · rows` floats, for a backward pass).
     public static func layerNormRows(_ x: UnsafePointer<Float>, rows: Int, columns: Int,
                                      weight: UnsafePointer<Float>?, bias: UnsafePointer<Float>?, eps: Float,
-                                     out: UnsafeMutablePointer<Float>) {
+                                     out: UnsafeMutablePointer<Float>, statistics: UnsafeMutablePointer<Float>? = nil) {
         guard columns > 0 else { return }
         let n = Float(columns)
         for r in 0..<rows {
@@ -14,6 +15,10 @@ extension Kernels {
             let mean = FastMath.sum(src, count: columns) / n
             let squares = FastMath.squaredDeviation(src, count: columns, mean: mean)
             let inv = 1 / (squares / n + eps).squareRoot()
+            if let statistics {
+                statistics[2 * r] = mean
+                statistics[2 * r + 1] = inv
+            }
             switch (weight, bias) {
             case let (w?, b?):
                 for j in 0..<columns { dst[j] = (src[j] - mean) * inv * w[j] + b[j] }

@@ -83,7 +83,10 @@ public struct Tensor: @unchecked Sendable, CustomStringConvertible {
     public var byteCount: Int { count * dtype.byteSize }
 
     /// Row-major strides, in elements.
-    public var strides: [Int] {
+    public var strides: [Int] { Tensor.strides(shape) }
+
+    /// Row-major strides of `shape`, in elements.
+    public static func strides(_ shape: [Int]) -> [Int] {
         var result = [Int](repeating: 1, count: shape.count)
         var running = 1
         for axis in stride(from: shape.count - 1, through: 0, by: -1) {

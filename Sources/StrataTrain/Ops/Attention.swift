@@ -19,7 +19,7 @@ extension Tape {
         guard dropout >= 0, dropout < 1 else {
             throw TrainError.invalidArgument(operation: "attention", reason: "dropout \(dropout) outside [0, 1)")
         }
-        let keep = try Tape.keyFlags(keyMask, batch: batch, keyLength: keyLength)
+        let keyBias = try Tape.keyBias(keyMask, batch: batch, keyLength: keyLength)
         let headDim = width / heads
         let scale = 1 / Float(headDim).squareRoot()
         let useDropout = isTraining && dropout > 0
@@ -31,29 +31,19 @@ extension Tape {
         if useDropout { Tape.fillDropoutMask(masks, count: probabilityCount, p: dropout, generator: &generator) }
         let (pq, pk, pv) = (valuePointer(query.id), valuePointer(key.id), valuePointer(value.id))
         let scratch = workspace.floats(block)
-        for b in 0..<batch {
-            for h in 0..<heads {
-                let probabilities = saved + (b * heads + h) * block
-                Kernels.gemm(transposeA: false, transposeB: true, m: queryLength, n: keyLength, k: headDim,
-                             alpha: scale, a: pq + b * queryLength * width + h * headDim, lda: width,
-                             b: pk + b * keyLength * width + h * headDim, ldb: width,
-                             beta: 0, c: probabilities, ldc: keyLength)
-                if let keep {
-                    for i in 0..<queryLength {
-                        let row = probabilities + i * keyLength
-                        for j in 0..<keyLength where !keep[b * keyLength + j] { row[j] = -.infinity }
-                    }
+        keyBias.withUnsafeBufferPointer { bias in
+            let bias = bias.isEmpty ? nil : bias.baseAddress
+            for b in 0..<batch {
+                for h in 0..<heads {
+                    let task = (b * heads + h) * block
+                    Kernels.attentionHead(q: pq + b * queryLength * width + h * headDim, ldq: width,
+                                          k: pk + b * keyLength * width + h * headDim, ldk: width,
+                                          v: pv + b * keyLength * width + h * headDim, ldv: width,
+                                          queryLength: queryLength, keys: keyLength, headDim: headDim, scale: scale,
+                                          keyBias: bias.map { $0 + b * keyLength }, scores: saved + task,
+                                          dropoutMask: useDropout ? masks + task : nil, dropped: scratch,
+                                          out: out + b * queryLength * width + h * headDim, ldo: width)
                 }
-                Kernels.softmaxRows(probabilities, rows: queryLength, columns: keyLength)
-                var weights = UnsafePointer(probabilities)
-                if useDropout {
-                    let mask = masks + (b * heads + h) * block
-                    for i in 0..<block { scratch[i] = probabilities[i] * mask[i] }
-                    weights = UnsafePointer(scratch)
-                }
-                Kernels.gemm(transposeA: false, transposeB: false, m: queryLength, n: headDim, k: keyLength,
-                             a: weights, lda: keyLength, b: pv + b * keyLength * width + h * headDim, ldb: width,
-                             beta: 0, c: out + b * queryLength * width + h * headDim, ldc: width)
             }
         }
         return record(id, inputs: [query, key, value]) { tape in
@@ -106,18 +96,17 @@ extension Tape {
         }
     }
 
-    /// Per batch entry and key, whether attention may look at it; nil when nothing is masked.
-    static func keyFlags(_ mask: KeyMask?, batch: Int, keyLength: Int) throws -> [Bool]? {
-        guard let mask else { return nil }
-        let (tensor, nonzeroMeansAttend): (Tensor, Bool)
+    /// Per batch entry and key, the additive score bias (0, or -inf for a key attention may not look at);
+    /// empty when nothing is masked.
+    static func keyBias(_ mask: KeyMask?, batch: Int, keyLength: Int) throws -> [Float] {
+        guard let mask else { return [] }
+        let tensor: Tensor
         switch mask {
-        case let .attend(t): (tensor, nonzeroMeansAttend) = (t, true)
-        case let .ignore(t): (tensor, nonzeroMeansAttend) = (t, false)
+        case let .attend(t), let .ignore(t): tensor = t
         }
         guard tensor.shape == [batch, keyLength], tensor.dtype == .i32 || tensor.dtype == .f32 else {
             throw TrainError.shapeMismatch(operation: "attention key mask", shapes: [[batch, keyLength], tensor.shape])
         }
-        let nonzero = tensor.dtype == .i32 ? tensor.int32s.map { $0 != 0 } : tensor.floats.map { $0 != 0 }
-        return nonzero.map { $0 == nonzeroMeansAttend }
+        return Kernels.keyBias(mask, batch: batch, keyLength: keyLength).bias ?? []
     }
 }

@@ -60,26 +60,7 @@ extension Tape {
         let pw = weight.map { valuePointer($0.id) }
         let pb = bias.map { valuePointer($0.id) }
         let n = Float(columns)
-        for r in 0..<rows {
-            let (src, dst) = (px + r * columns, y + r * columns)
-            var sum: Float = 0
-            for j in 0..<columns { sum += src[j] }
-            let mean = sum / n
-            var squares: Float = 0
-            for j in 0..<columns {
-                let d = src[j] - mean
-                squares += d * d
-            }
-            let inv = 1 / (squares / n + eps).squareRoot()
-            stats[2 * r] = mean
-            stats[2 * r + 1] = inv
-            for j in 0..<columns {
-                var v = (src[j] - mean) * inv
-                if let pw { v *= pw[j] }
-                if let pb { v += pb[j] }
-                dst[j] = v
-            }
-        }
+        Kernels.layerNormRows(px, rows: rows, columns: columns, weight: pw, bias: pb, eps: eps, out: y, statistics: stats)
         let inputs = [x] + [weight, bias].compactMap { $0 }
         return record(id, inputs: inputs) { tape in
             let (g, stats, px) = (tape.gradPointer(id), tape.savedBuffer(id), tape.valuePointer(x.id))

@@ -41,7 +41,7 @@ extension Tape {
             throw TrainError.invalidArgument(operation: "permute", reason: "\(order) is not a permutation of the \(shape.count) axes")
         }
         let outShape = order.map { shape[$0] }
-        let inStrides = Tape.strides(shape)
+        let inStrides = Tensor.strides(shape)
         let gatherStrides = order.map { inStrides[$0] }
         let (id, out) = output(shape: outShape)
         Tape.gather(valuePointer(x.id), out, shape: outShape, strides: gatherStrides)
@@ -115,16 +115,6 @@ extension Tape {
                 for j in 0..<width { dst[j] += s[j] }
             }
         }
-    }
-
-    static func strides(_ shape: [Int]) -> [Int] {
-        var result = [Int](repeating: 1, count: shape.count)
-        var running = 1
-        for axis in stride(from: shape.count - 1, through: 0, by: -1) {
-            result[axis] = running
-            running *= shape[axis]
-        }
-        return result
     }
 
     /// `out[i] = src[offset(i)]` walking `shape` in row-major order, `offset` given by `strides`.
