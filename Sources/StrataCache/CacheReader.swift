@@ -13,9 +13,21 @@ public final class CacheReader: @unchecked Sendable {
     let environment: LMDBEnvironment
     let tables: [String: LMDBDatabase]
 
-    /// Opens the cache at `path`.
-    public init(path: String) throws {
+    /// Opens the cache at `path`. With `checkStructure` (the default), the B-trees of its LMDB file are
+    /// walked first without LMDB (`LMDBPageWalk`), so that a damaged tree page is refused as
+    /// `CacheError.damaged` instead of crashing the process on a read; a caller that has just walked or
+    /// written the file itself may skip that.
+    public init(path: String, checkStructure: Bool = true) throws {
         let environment = try LMDBEnvironment.open(path: path)
+        if checkStructure {
+            // A read transaction pins the snapshot being walked while a writer goes on.
+            let damage = try environment.read { transaction in
+                try LMDBPageWalk.check(directory: environment.path, transaction: transaction.snapshotID, limit: 1)
+            }
+            if let first = damage.first {
+                throw CacheError.damaged(path: environment.path, reason: "\(first)")
+            }
+        }
         self.environment = environment
         self.path = environment.path
         guard let meta = try environment.database(CacheLayout.metaTable) else {

@@ -21,7 +21,7 @@ struct VerifyCommand: ParsableCommand {
             print("\(structure.count)\(structure.count >= limit ? "+" : "") problems in the LMDB file of \(cache); its values were not read")
             throw ExitCode(1)
         }
-        let reader = try CacheReader(path: cache)
+        let reader = try CacheReader(path: cache, checkStructure: false)  // just walked above
         let problems = try CacheVerifier.verify(reader, limit: max(limit, 1))
         let values = reader.manifest.columns.reduce(0) { $0 + $1.count }
         if problems.isEmpty {

@@ -83,6 +83,19 @@ import StrataTestSupport
             let result = try Programs.runCapturingErrors(try Programs.strata(), ["verify", copy.path])
             #expect(result.status == 1 && !result.signalled, "verify ended with \(result.status): \(result.errors)")
             #expect(result.output.contains("damaged: ") && result.output.contains("its values were not read"), "\(result.output)")
+            // Every other reader refuses it by name before LMDB reads the broken tree.
+            #expect {
+                _ = try CacheReader(path: copy.path)
+            } throws: { error in
+                guard case let CacheError.damaged(_, reason) = error else { return false }
+                return reason.contains("page \(page), a page already used elsewhere")
+            }
+            for command in [["inspect", copy.path], ["export", copy.path, "--column", "image/synthetic/f16", "--to", copy.path + "/x.npy"],
+                            ["eval", "--cache", copy.path, "--checkpoint", copy.path + "/none.safetensors"]] {
+                let run = try Programs.runCapturingErrors(try Programs.strata(), command)
+                #expect(run.status != 0 && !run.signalled, "\(command[0]) ended with \(run.status)")
+                #expect(run.errors.contains("damaged cache"), "\(command[0]): \(run.output) \(run.errors)")
+            }
             #expect {
                 _ = try CacheWriter(path: copy.path, manifest: SyntheticCache.manifest)
             } throws: { error in
