@@ -6,7 +6,7 @@ import StrataModels
 struct EncodeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "encode",
-        abstract: "Encode a .npy batch with a ResNet, ViT or BERT and write one float32 .npy per level.",
+        abstract: "Encode a .npy batch with a ResNet, EfficientNet-Lite, ViT or BERT and write one float32 .npy per level.",
         discussion: """
             Image models read pixels [N, 3, H, W] (normalized float32); BERT reads token ids [N, L] with an \
             optional attention mask and token type ids. Levels are written LEVEL.npy with ':' turned into \
