@@ -20,9 +20,14 @@ import StrataTestSupport
         let help = try Programs.run(Programs.strata(), ["--help"]).output
         #expect(subcommands(help) == ["ingest", "schema", "tokenize", "preprocess", "inspect", "verify", "export", "build",
                                       "merge", "demo", "encode", "train", "eval"], "\(help)")
+        // Arguments each harness accepts: with the harness present the run would start (and write a cache);
+        // without it, argument parsing refuses the unknown subcommand (EX_USAGE, 64).
+        let folder = try SharedData.temporaryDirectory("strata-help")
+        defer { try? FileManager.default.removeItem(at: folder) }
         for harness in ["write-synthetic-cache", "write-synthetic-pairs", "cache-fork-probe"] {
-            let result = try Programs.run(Programs.strata(), [harness, "/nonexistent/cache"], expectSuccess: false)
-            #expect(result.status != 0, "strata \(harness) should not exist")
+            let result = try Programs.run(Programs.strata(), [harness, folder.appendingPathComponent(harness).path], expectSuccess: false)
+            #expect(result.status == 64, "strata \(harness) should not exist")
+            #expect(!FileManager.default.fileExists(atPath: folder.appendingPathComponent(harness).path))
         }
     }
 
