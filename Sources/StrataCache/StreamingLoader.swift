@@ -200,15 +200,10 @@ public final class StreamingLoader: @unchecked Sendable {
                     let elements = lengths[row] * width
                     if let source = values[row].baseAddress, elements > 0 {
                         if layout.transposed, let buffer = scratch.baseAddress {
-                            if column.dtype == .f16 {
-                                Widening.f16ToF32Transposed(source, channels: width, positions: lengths[row],
-                                                            into: destination, scratch: buffer)
-                            } else {
-                                StreamingLoader.widen(source, column.dtype, into: buffer, count: elements)
-                                Widening.transpose(buffer, channels: width, positions: lengths[row], into: destination)
-                            }
+                            Widening.widenTransposed(source, column.dtype, channels: width, positions: lengths[row],
+                                                     into: destination, scratch: buffer)
                         } else {
-                            StreamingLoader.widen(source, column.dtype, into: destination, count: elements)
+                            Widening.widen(source, column.dtype, into: destination, count: elements)
                         }
                     }
                     if elements < rowElements { (destination + elements).update(repeating: 0, count: rowElements - elements) }
@@ -228,15 +223,6 @@ public final class StreamingLoader: @unchecked Sendable {
                 }
             }
             batch.mask = mask
-        }
-    }
-
-    /// Widens (or copies) `count` stored elements into `Float`s (`i32` bits are copied as they are).
-    static func widen(_ source: UnsafeRawPointer, _ dtype: DType, into destination: UnsafeMutablePointer<Float>, count: Int) {
-        switch dtype {
-        case .f16: Widening.f16ToF32(source, destination, count: count)
-        case .bf16: Widening.bf16ToF32(source, destination, count: count)
-        case .f32, .i32: Widening.copy(source, UnsafeMutableRawPointer(destination), byteCount: count * 4)
         }
     }
 

@@ -1,4 +1,5 @@
 import CStrataKernels
+import StrataTensor
 
 /// Bulk conversion of stored elements to the loader's output types: F16C instructions where the CPU has
 /// them, else portable code written so the compiler vectorizes it. Both give the same floats (a NaN stays
@@ -17,15 +18,24 @@ enum Widening {
         }
     }
 
-    /// Widens a channels-first `[channels, positions]` half map into a positions-first float map
-    /// (`destination[p * channels + c]`), through `scratch` (`channels * positions` floats) when the CPU has
-    /// no F16C.
-    static func f16ToF32Transposed(_ source: UnsafeRawPointer, channels: Int, positions: Int,
-                                   into destination: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
-        if hasF16C {
+    /// Widens (or copies) `count` stored elements of `dtype` into `Float`s (`i32` bits are copied as they are).
+    static func widen(_ source: UnsafeRawPointer, _ dtype: DType, into destination: UnsafeMutablePointer<Float>, count: Int) {
+        switch dtype {
+        case .f16: f16ToF32(source, destination, count: count)
+        case .bf16: bf16ToF32(source, destination, count: count)
+        case .f32, .i32: copy(source, UnsafeMutableRawPointer(destination), byteCount: count * 4)
+        }
+    }
+
+    /// Widens a channels-first `[channels, positions]` map of `dtype` into a positions-first float map
+    /// (`destination[p * channels + c]`): f16 in one pass where the CPU has F16C, else widened into
+    /// `scratch` (`channels * positions` floats) and transposed.
+    static func widenTransposed(_ source: UnsafeRawPointer, _ dtype: DType, channels: Int, positions: Int,
+                                into destination: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+        if dtype == .f16, hasF16C {
             strata_f16_to_f32_transposed_f16c(source.assumingMemoryBound(to: UInt16.self), channels, positions, destination)
         } else {
-            portableF16ToF32(source, scratch, count: channels * positions)
+            widen(source, dtype, into: scratch, count: channels * positions)
             transpose(scratch, channels: channels, positions: positions, into: destination)
         }
     }

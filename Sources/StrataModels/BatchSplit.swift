@@ -100,6 +100,25 @@ enum MapLevels {
         }
     }
 
+    /// A convolutional encoder's outputs: its `maps`, `avgpool`, and `fc` when it has a classifier.
+    static func outputs(maps: [String], hasClassifier: Bool) -> [String] {
+        maps + ["avgpool"] + (hasClassifier ? ["fc"] : [])
+    }
+
+    /// Checks `levels` and `pixels`, then runs `body` over the batch split across workers (`BatchSplit`),
+    /// a kernel failure reported as the architecture's.
+    static func encode<Buffers: SplitBuffers>(_ pixels: Tensor, levels: [PyramidLevel], architecture: String, outputs: [String],
+                                              maps: [String], buffers: inout [Buffers],
+                                              _ body: @escaping (Tensor, Buffers) throws -> [Tensor]) throws -> [Tensor] {
+        try validate(levels, architecture: architecture, outputs: outputs, maps: maps)
+        try checkPixels(pixels, architecture: architecture)
+        do {
+            return try BatchSplit.run(pixels, levels: levels, buffers: &buffers, body)
+        } catch let error as TensorError {
+            throw ModelError.kernel(architecture: architecture, reason: error.description)
+        }
+    }
+
     /// Throws unless `pixels` is an f32 `[N, 3, H, W]` batch with H, W >= 32.
     static func checkPixels(_ pixels: Tensor, architecture: String) throws {
         guard pixels.dtype == .f32, pixels.rank == 4, pixels.shape[1] == 3, pixels.shape[2] >= 32, pixels.shape[3] >= 32 else {

@@ -224,21 +224,16 @@ public final class EfficientNetLite: ImageEncoder {
     }
 
     /// Outputs this encoder can produce.
-    public var outputs: [String] { EfficientNetLite.mapLevels + ["avgpool"] + (fcWeight == nil ? [] : ["fc"]) }
+    public var outputs: [String] { MapLevels.outputs(maps: EfficientNetLite.mapLevels, hasClassifier: fcWeight != nil) }
 
     public func validate(levels: [PyramidLevel]) throws {
         try MapLevels.validate(levels, architecture: architecture, outputs: outputs, maps: EfficientNetLite.mapLevels)
     }
 
     public func encode(pixels: Tensor, levels: [PyramidLevel]) throws -> [Tensor] {
-        try validate(levels: levels)
-        try MapLevels.checkPixels(pixels, architecture: architecture)
-        do {
-            return try BatchSplit.run(pixels, levels: levels, buffers: &workerBuffers) { part, buffers in
-                try self.run(part, levels: levels, buffers: buffers)
-            }
-        } catch let error as TensorError {
-            throw ModelError.kernel(architecture: architecture, reason: error.description)
+        try MapLevels.encode(pixels, levels: levels, architecture: architecture, outputs: outputs, maps: EfficientNetLite.mapLevels,
+                             buffers: &workerBuffers) { part, buffers in
+            try self.run(part, levels: levels, buffers: buffers)
         }
     }
 

@@ -207,21 +207,16 @@ public final class ResNet: ImageEncoder {
     }
 
     /// Outputs this encoder can produce.
-    public var outputs: [String] { ResNet.stageNames + ["avgpool"] + (fcWeight == nil ? [] : ["fc"]) }
+    public var outputs: [String] { MapLevels.outputs(maps: ResNet.stageNames, hasClassifier: fcWeight != nil) }
 
     public func validate(levels: [PyramidLevel]) throws {
         try MapLevels.validate(levels, architecture: architecture, outputs: outputs, maps: ResNet.stageNames)
     }
 
     public func encode(pixels: Tensor, levels: [PyramidLevel]) throws -> [Tensor] {
-        try validate(levels: levels)
-        try MapLevels.checkPixels(pixels, architecture: architecture)
-        do {
-            return try BatchSplit.run(pixels, levels: levels, buffers: &workerBuffers) { part, buffers in
-                try self.run(part, levels: levels, buffers: buffers)
-            }
-        } catch let error as TensorError {
-            throw ModelError.kernel(architecture: architecture, reason: error.description)
+        try MapLevels.encode(pixels, levels: levels, architecture: architecture, outputs: outputs, maps: ResNet.stageNames,
+                             buffers: &workerBuffers) { part, buffers in
+            try self.run(part, levels: levels, buffers: buffers)
         }
     }
 

@@ -30,26 +30,8 @@ enum Programs {
 
     /// Runs `executable`; its status, whether a signal ended it, and both output streams.
     static func runCapturingErrors(_ executable: URL, _ arguments: [String]) throws -> (status: Int32, signalled: Bool, output: String, errors: String) {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        // Standard error is drained on another thread so that neither pipe can fill up and block the child.
-        let errorText = LockedData()
-        let drained = DispatchSemaphore(value: 0)
-        Thread.detachNewThread {
-            errorText.set(errors.fileHandleForReading.readDataToEndOfFile())
-            drained.signal()
-        }
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        drained.wait()
-        process.waitUntilExit()
-        return (process.terminationStatus, process.terminationReason == .uncaughtSignal,
-                String(decoding: data, as: UTF8.self), String(decoding: errorText.get(), as: UTF8.self))
+        let run = try ProgramRun.run(executable, arguments)
+        return (run.status, run.signalled, run.output, run.errors)
     }
 
     /// The system `python3`.
@@ -60,14 +42,6 @@ enum Programs {
         }
         throw Failure(description: "python3 is not on PATH (scripts/setup installs lmdb and numpy for it)")
     }
-}
-
-/// Bytes handed over from another thread.
-final class LockedData: @unchecked Sendable {
-    private let lock = NSLock()
-    private var data = Data()
-    func set(_ value: Data) { lock.withLock { data = value } }
-    func get() -> Data { lock.withLock { data } }
 }
 
 /// A temporary cache directory removed when the test is done.

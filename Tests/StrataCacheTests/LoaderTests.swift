@@ -233,8 +233,8 @@ import StrataTestSupport
             }
             got.withUnsafeMutableBufferPointer { out in
                 scratch.withUnsafeMutableBufferPointer {
-                    Widening.f16ToF32Transposed(source.baseAddress!, channels: channels, positions: positions,
-                                                into: out.baseAddress!, scratch: $0.baseAddress!)
+                    Widening.widenTransposed(source.baseAddress!, .f16, channels: channels, positions: positions,
+                                             into: out.baseAddress!, scratch: $0.baseAddress!)
                 }
             }
         }

@@ -200,17 +200,9 @@ import Testing
         let garbage = try Self.imageFolder(in: folder, name: "garbage", garbage: true)
         let pipeline = try BuildFixture.samplePipeline(in: folder, images: garbage)
         let cache = folder.appendingPathComponent("cache")
-        let process = Process()
-        process.executableURL = try BuiltProducts.strata()
-        process.arguments = ["build", pipeline.path, "--cache", cache.path, "--json", "--progress", "none"]
-        let output = Pipe(), errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        let printed = output.fileHandleForReading.readDataToEndOfFile()
-        let complaint = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 3)
+        let run = try ProgramRun.run(try BuiltProducts.strata(), ["build", pipeline.path, "--cache", cache.path, "--json", "--progress", "none"])
+        let (printed, complaint) = (run.outputData, run.errors)
+        #expect(run.status == 3 && !run.signalled)
         #expect(complaint.contains("build failed: every image failed (12 of 12)"), "\(complaint)")
         // --json prints what stats.json holds.
         let stats = try #require(try JSONSerialization.jsonObject(with: printed) as? [String: Any])

@@ -69,22 +69,10 @@ import StrataTestSupport
         return file
     }
 
-    /// Runs `strata` with `environment` added to this process's; returns its status and output.
+    /// Runs `strata` with `environment` added to this process's; returns its status and both streams.
     static func run(_ arguments: [String], environment: [String: String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = try BuiltProducts.strata()
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let output = FileManager.default.temporaryDirectory.appendingPathComponent("strata-hub-\(UUID().uuidString).log")
-        try Data().write(to: output)
-        defer { try? FileManager.default.removeItem(at: output) }
-        let handle = try FileHandle(forWritingTo: output)
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
-        process.waitUntilExit()
-        try handle.close()
-        return (process.terminationStatus, try String(contentsOf: output, encoding: .utf8))
+        let run = try ProgramRun.run(try BuiltProducts.strata(), arguments, environment: environment)
+        return (run.signalled ? -run.status : run.status, run.output + run.errors)
     }
 
     @Test func namesInTheHubCachesBuildWhatTheirFilesBuild() throws {

@@ -103,13 +103,8 @@ import Testing
 @Suite struct TrainCommandOutputTests {
     /// Runs `strata` to completion.
     static func run(_ strata: URL, _ arguments: [String]) throws {
-        let process = Process()
-        process.executableURL = strata
-        process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "strata \(arguments.joined(separator: " "))")
+        let run = try ProgramRun.run(strata, arguments)
+        #expect(run.status == 0 && !run.signalled, "\(strata.lastPathComponent) \(arguments.joined(separator: " ")): \(run.errors)")
     }
 
     @Test func outputArrivesLineByLineWhenRedirected() throws {
