@@ -12,6 +12,16 @@ public struct ImageSize: Equatable, Hashable, Sendable, CustomStringConvertible 
     }
 
     public var description: String { "\(width)x\(height)" }
+
+    /// A size from torchvision's order, `[height, width]` (as `Resize((h, w))`, `CenterCrop((h, w))`
+    /// and pipeline files write it); nil unless there are exactly two values.
+    public init?(heightWidth values: [Int]) {
+        guard values.count == 2 else { return nil }
+        self.init(width: values[1], height: values[0])
+    }
+
+    /// The size in torchvision's order, `[height, width]`.
+    public var heightWidth: [Int] { [height, width] }
 }
 
 /// The preprocessing a pipeline asks for, mirroring torchvision's `Resize`, `CenterCrop`, `ToTensor`
@@ -69,13 +79,21 @@ public struct PreprocessOptions: Sendable, Equatable {
         self.std = std
     }
 
+    /// The size every image comes out at (the crop, else an exact resize), or nil when it depends on the
+    /// image (a shorter-side resize without a crop, or no resize): the encoder's input size.
+    public var outputSize: ImageSize? {
+        if let crop { return crop }
+        if case let .size(size)? = resize { return size }
+        return nil
+    }
+
     /// Throws `ImageError.invalidParameter` for sizes below 1, mean/std without 3 values or a std of 0.
     public func validate() throws {
         switch resize {
         case let .size(size)? where size.width < 1 || size.height < 1:
             throw ImageError.invalidParameter(name: "resize", value: "\(size)", reason: "both sides must be at least 1")
         case let .shorterSide(side)? where side < 1:
-            throw ImageError.invalidParameter(name: "resize-shorter", value: "\(side)", reason: "must be at least 1")
+            throw ImageError.invalidParameter(name: "resize", value: "\(side)", reason: "must be at least 1")
         default: break
         }
         if let crop, crop.width < 1 || crop.height < 1 {

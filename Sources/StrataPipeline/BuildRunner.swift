@@ -106,7 +106,7 @@ public final class BuildRunner {
 
         var manifest = Manifest(pipeline: config.sourceText,
                                 encoders: [imageSide?.weights.manifestEntry, textSide?.weights.manifestEntry].compactMap { $0 },
-                                preprocessing: imageSide.map { _ in BuildRunner.preprocessing(config.preprocess) },
+                                preprocessing: imageSide.map { _ in Manifest.Preprocessing(config.preprocess) },
                                 tokenizer: try tokenizer.map { try BuildRunner.tokenizerEntry($0, at: vocabulary, maxLength: config.tokenizer.maxLength) },
                                 columns: (imageSide?.levels ?? []).map(\.column) + (textSide?.levels ?? []).map(\.column))
         let stored = try storedPipeline(orRefuse: manifest.pipeline)
@@ -209,44 +209,6 @@ public final class BuildRunner {
         return (existing.pipeline, nil)
     }
 
-    /// torchvision's transform as the preprocessor runs it.
-    static func preprocessOptions(_ preprocess: PipelineConfig.Preprocess) throws -> PreprocessOptions {
-        let resize: PreprocessOptions.Resize
-        switch preprocess.resize {
-        case let .shorter(side): resize = .shorterSide(side)
-        case let .size(height, width): resize = .size(ImageSize(width: width, height: height))
-        }
-        guard let interpolation = Interpolation(rawValue: preprocess.interpolation),
-              let mode = PreprocessOptions.Mode(rawValue: preprocess.mode) else {
-            throw PipelineError.buildFailed(reason: "preprocess: unknown interpolation '\(preprocess.interpolation)' or mode '\(preprocess.mode)'")
-        }
-        let crop = preprocess.crop.flatMap { $0.count == 2 ? ImageSize(width: $0[1], height: $0[0]) : nil }
-        let options = PreprocessOptions(resize: resize, crop: crop, interpolation: interpolation, mode: mode,
-                                        decode: DecodeOptions(exifTranspose: preprocess.exifTranspose, maxPixels: preprocess.maxPixels),
-                                        mean: preprocess.mean, std: preprocess.std)
-        try options.validate()
-        return options
-    }
-
-    /// The encoder input size [height, width], which must not depend on the image.
-    static func inputSize(_ preprocess: PipelineConfig.Preprocess) throws -> (height: Int, width: Int) {
-        if let crop = preprocess.crop, crop.count == 2 { return (crop[0], crop[1]) }
-        if case let .size(height, width) = preprocess.resize { return (height, width) }
-        throw PipelineError.buildFailed(reason: "preprocess: images must come out one size to be batched; set crop, or resize to [height, width]")
-    }
-
-    static func preprocessing(_ preprocess: PipelineConfig.Preprocess) -> Manifest.Preprocessing {
-        var shorter: Int?, exact: [Int]?
-        switch preprocess.resize {
-        case let .shorter(side): shorter = side
-        case let .size(height, width): exact = [height, width]
-        }
-        return Manifest.Preprocessing(resize: shorter, resizeTo: exact, crop: preprocess.crop, interpolation: preprocess.interpolation,
-                                      mean: preprocess.mean.map { Double($0.description) ?? Double($0) },
-                                      std: preprocess.std.map { Double($0.description) ?? Double($0) },
-                                      mode: preprocess.mode)
-    }
-
     /// A tokenizer from a checkpoint folder or a `vocab.txt` file.
     static func loadTokenizer(_ url: URL) throws -> BertTokenizer {
         var isDirectory: ObjCBool = false
@@ -292,15 +254,19 @@ struct ImageSide {
     let weights: ResolvedWeights
     let levels: [PlannedLevel]
     let preprocess: PreprocessOptions
-    let inputSize: (height: Int, width: Int)
+    /// The size every preprocessed image comes out at, which the batch is made of.
+    let inputSize: ImageSize
     /// The encoder the probe loaded, handed to the first worker.
     let first: any ImageEncoder
     let load: () throws -> any ImageEncoder
 
     init(encoder: PipelineConfig.Encoder, config: PipelineConfig, options: BuildOptions, provider: EncoderProvider, scratch: URL) throws {
         weights = try ResolvedWeights.resolve(encoder, seedMissing: options.seedMissingCheckpoints, scratch: scratch)
-        preprocess = try BuildRunner.preprocessOptions(config.preprocess)
-        inputSize = try BuildRunner.inputSize(config.preprocess)
+        preprocess = config.preprocess
+        guard let size = preprocess.outputSize else {
+            throw PipelineError.buildFailed(reason: "preprocess: images must come out one size to be batched; set crop, or resize to [height, width]")
+        }
+        inputSize = size
         let checkpoint = weights.checkpoint
         let load = { () throws -> any ImageEncoder in try provider.image(encoder.model, checkpoint) }
         self.load = load

@@ -1,5 +1,6 @@
 import Foundation
 import StrataCache
+import StrataImage
 import StrataTensor
 
 /// A request to stop a build after the transaction it is writing; safe to raise from a signal
@@ -76,20 +77,47 @@ final class ShardWindow: @unchecked Sendable {
     }
 }
 
-/// One image for the decode workers.
+/// The pixels `[n, 3, H, W]` of one batch of a shard's images, allocated by the feeder before they are
+/// decoded: each decode worker preprocesses its image straight into its own slot, so a shard whose images
+/// all decode is encoded from these tensors without a copy. Slots are disjoint, so writers need no lock.
+final class ImageSlots: @unchecked Sendable {
+    /// The batch, one slot per image in plan order.
+    let pixels: Tensor
+    /// Floats in one slot.
+    private let stride: Int
+
+    /// Slots for `count` images of `size`.
+    init(count: Int, size: ImageSize) {
+        pixels = Tensor(zeros: [count, 3, size.height, size.width])
+        stride = 3 * size.height * size.width
+    }
+
+    /// Slot `index`'s memory, for the one worker that decodes that image.
+    func slot(_ index: Int) -> UnsafeMutableBufferPointer<Float> {
+        UnsafeMutableBufferPointer(start: pixels.storage.bytes.assumingMemoryBound(to: Float.self) + index * stride, count: stride)
+    }
+
+    /// Slot `index` as read-only memory, once its worker is done.
+    func filled(_ index: Int) -> UnsafeBufferPointer<Float> { UnsafeBufferPointer(slot(index)) }
+}
+
+/// One image for the decode workers, and the batch slot its pixels go to.
 struct ImageJob: Sendable {
     var shard: Int
     /// Position of the image in the whole build, for putting results back in order.
     var sequence: Int
     var image: BuildPlan.Image
+    var slots: ImageSlots
+    var slot: Int
 }
 
-/// A decode worker's result: the preprocessed pixels `[3, H, W]`, or why there are none.
-struct DecodedImage: @unchecked Sendable {
+/// A decode worker's result: the image's slot holds its preprocessed pixels `[3, H, W]`, unless it failed.
+struct DecodedImage: Sendable {
     var shard: Int
     var sequence: Int
     var id: UInt64
-    var pixels: Tensor?
+    var slots: ImageSlots
+    var slot: Int
     var failure: String?
 }
 

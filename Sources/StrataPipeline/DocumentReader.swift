@@ -1,4 +1,5 @@
 import Foundation
+import StrataImage
 import StrataModels
 import StrataSchema
 
@@ -38,6 +39,47 @@ struct DocumentReader {
         .invalidValue(file: file, key: key, reason: reason)
     }
 
+    /// The `preprocess` section as the preprocessor runs it: torchvision's ImageNet evaluation transform
+    /// where a key is absent, except that an exact `[height, width]` resize crops nothing unless asked.
+    private func preprocessOptions(_ section: [String: Any]) throws -> PreprocessOptions {
+        var options = PreprocessOptions()
+        if let resize = section["resize"] {
+            if let size = DocumentReader.ints(resize).flatMap(ImageSize.init(heightWidth:)) {
+                options.resize = .size(size)
+                options.crop = nil
+            } else if let side = DocumentReader.int(resize) {
+                options.resize = .shorterSide(side)
+            }
+        }
+        if section.keys.contains("crop") {
+            if let crop = DocumentReader.ints(section["crop"]).flatMap(ImageSize.init(heightWidth:)) { options.crop = crop }
+            else if let side = DocumentReader.int(section["crop"]) { options.crop = ImageSize(width: side, height: side) }
+        }
+        if let name = section["interpolation"] as? String {
+            guard let interpolation = Interpolation(rawValue: name) else {
+                throw invalid("preprocess.interpolation", "must be one of \(Interpolation.allCases.map(\.rawValue).joined(separator: ", ")), not '\(name)'")
+            }
+            options.interpolation = interpolation
+        }
+        if let name = section["mode"] as? String {
+            guard let mode = PreprocessOptions.Mode(rawValue: name) else {
+                throw invalid("preprocess.mode", "must be one of \(PreprocessOptions.Mode.allCases.map(\.rawValue).joined(separator: ", ")), not '\(name)'")
+            }
+            options.mode = mode
+        }
+        if let exif = section["exif_transpose"] as? Bool { options.decode.exifTranspose = exif }
+        if let mean = (section["mean"] as? [Any])?.compactMap({ SchemaValidator.number($0).map(Float.init) }) { options.mean = mean }
+        if let std = (section["std"] as? [Any])?.compactMap({ SchemaValidator.number($0).map(Float.init) }) { options.std = std }
+        if let maxPixels = DocumentReader.int(section["max_pixels"]) { options.decode.maxPixels = maxPixels }
+        do {
+            try options.validate()
+        } catch let ImageError.invalidParameter(name, value, reason) {
+            let key = name.replacingOccurrences(of: " ", with: "_")
+            throw invalid("preprocess.\(key)", "\(value) \(reason)")
+        }
+        return options
+    }
+
     mutating func config(sourceText: String) throws -> PipelineConfig {
         let data = section("dataset")
         guard let images = url(data["images"]) else { throw invalid("dataset.images", "is required") }
@@ -50,27 +92,7 @@ struct DocumentReader {
             karpathy: url(data["karpathy"]), splits: data["splits"] as? [String],
             limit: DocumentReader.int(data["limit"]), extraImages: urls(data["extra_images"]))
 
-        var preprocess = PipelineConfig.Preprocess()
-        let pre = section("preprocess")
-        if let resize = pre["resize"] {
-            if let size = DocumentReader.ints(resize), size.count == 2 {
-                preprocess.resize = .size(height: size[0], width: size[1])
-            } else if let side = DocumentReader.int(resize) {
-                preprocess.resize = .shorter(side)
-            }
-        }
-        if pre.keys.contains("crop") {
-            if let crop = DocumentReader.ints(pre["crop"]) { preprocess.crop = crop }
-            else if let side = DocumentReader.int(pre["crop"]) { preprocess.crop = [side, side] }
-        } else if case .size = preprocess.resize {
-            preprocess.crop = nil
-        }
-        if let interpolation = pre["interpolation"] as? String { preprocess.interpolation = interpolation }
-        if let mode = pre["mode"] as? String { preprocess.mode = mode }
-        if let exif = pre["exif_transpose"] as? Bool { preprocess.exifTranspose = exif }
-        if let mean = (pre["mean"] as? [Any])?.compactMap({ SchemaValidator.number($0).map(Float.init) }) { preprocess.mean = mean }
-        if let std = (pre["std"] as? [Any])?.compactMap({ SchemaValidator.number($0).map(Float.init) }) { preprocess.std = std }
-        if let maxPixels = DocumentReader.int(pre["max_pixels"]) { preprocess.maxPixels = maxPixels }
+        let preprocess = try preprocessOptions(section("preprocess"))
 
         var tokenizer = PipelineConfig.Tokenizer()
         let tok = section("tokenizer")

@@ -1,4 +1,5 @@
 import Foundation
+import StrataImage
 
 /// Checks encoder worker counts against the memory the machine has: each worker holds its own copy
 /// of the model (measured as the resident memory the first one took to load) and the activations of
@@ -62,8 +63,8 @@ struct MemoryBudget {
     static func check(config: PipelineConfig, image: Int?, text: Int?, available: Int? = availableBytes()) throws {
         var sides: [Side] = []
         if let image {
-            let crop = config.preprocess.crop ?? [224, 224]
-            let input = config.batch.images * 3 * crop.reduce(1, *) * 4
+            let size = config.preprocess.outputSize ?? ImageSize(width: 224, height: 224)
+            let input = config.batch.images * 3 * size.width * size.height * 4
             sides.append(Side(name: "image_encoder", workers: config.workers.imageEncoder, model: max(image, 0),
                               activations: input * activationFactor))
         }

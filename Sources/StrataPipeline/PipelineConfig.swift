@@ -1,4 +1,5 @@
 import Foundation
+import StrataImage
 import StrataSchema
 import Yams
 
@@ -16,24 +17,6 @@ public struct PipelineConfig: Sendable, Equatable {
         public var splits: [String]?
         public var limit: Int?
         public var extraImages: [URL]
-    }
-
-    /// Image preprocessing, in torchvision's terms.
-    public struct Preprocess: Sendable, Equatable {
-        /// `.shorter(n)` is `Resize(n)`; `.size(h, w)` is `Resize((h, w))`.
-        public enum Resize: Sendable, Equatable {
-            case shorter(Int)
-            case size(height: Int, width: Int)
-        }
-        public var resize: Resize = .shorter(256)
-        /// Center crop `[height, width]`, or nil for none.
-        public var crop: [Int]? = [224, 224]
-        public var interpolation: String = "bilinear"
-        public var mode: String = "exact"
-        public var exifTranspose: Bool = false
-        public var mean: [Float] = [0.485, 0.456, 0.406]
-        public var std: [Float] = [0.229, 0.224, 0.225]
-        public var maxPixels: Int = 178_956_970
     }
 
     /// Tokenizer settings.
@@ -112,7 +95,8 @@ public struct PipelineConfig: Sendable, Equatable {
 
     public var name: String
     public var dataset: Dataset
-    public var preprocess: Preprocess
+    /// Image preprocessing, in torchvision's terms, parsed once from the `preprocess` section.
+    public var preprocess: PreprocessOptions
     public var tokenizer: Tokenizer
     public var imageEncoder: Encoder?
     public var textEncoder: Encoder?

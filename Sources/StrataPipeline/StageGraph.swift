@@ -53,7 +53,8 @@ final class StageGraph: @unchecked Sendable {
         self.firstShard = firstShard
         window = ShardWindow(firstShard: firstShard, width: 2)
         let depth = max(1, config.workers.queueDepth)
-        decodeQueue = BoundedQueue(capacity: depth * max(1, config.batch.images))
+        // Jobs carry allocated batch slots: two batches in waiting keep the decoders busy.
+        decodeQueue = BoundedQueue(capacity: 2 * max(1, config.batch.images))
         decodedQueue = BoundedQueue(capacity: depth * max(1, config.batch.images))
         imageBatchQueue = BoundedQueue(capacity: depth)
         textBatchQueue = BoundedQueue(capacity: depth)
@@ -171,15 +172,21 @@ final class StageGraph: @unchecked Sendable {
 
     private func feedImages() {
         var sequence = 0
+        let batchSize = max(1, config.batch.images)
         for shard in plan.shards[firstShard...] {
             guard window.waitForTurn(shard.index), !isShuttingDown else { break }
-            if imageSide == nil {
+            guard let side = imageSide else {
                 parts.push(.imagePlan(shard: shard.index, batches: 0, failures: []))
                 continue
             }
-            for image in shard.images {
-                guard decodeQueue.push(ImageJob(shard: shard.index, sequence: sequence, image: image)) else { return }
-                sequence += 1
+            for start in stride(from: 0, to: shard.images.count, by: batchSize) {
+                let images = shard.images[start..<min(start + batchSize, shard.images.count)]
+                let slots = ImageSlots(count: images.count, size: side.inputSize)
+                for (slot, image) in images.enumerated() {
+                    let job = ImageJob(shard: shard.index, sequence: sequence, image: image, slots: slots, slot: slot)
+                    guard decodeQueue.push(job) else { return }
+                    sequence += 1
+                }
             }
         }
         decodeQueue.close()
@@ -194,18 +201,15 @@ final class StageGraph: @unchecked Sendable {
             fail(error)
             return
         }
-        let shape = [3, side.inputSize.height, side.inputSize.width]
+        let expected = side.inputSize
         while let job = decodeQueue.pop() {
             if isShuttingDown { continue }
-            var result = DecodedImage(shard: job.shard, sequence: job.sequence, id: job.image.id, pixels: nil, failure: nil)
+            var result = DecodedImage(shard: job.shard, sequence: job.sequence, id: job.image.id, slots: job.slots, slot: job.slot, failure: nil)
             decodeMetrics.measure(items: 1) {
-                var pixels = Tensor(zeros: shape)
                 do {
-                    let size = try pixels.withUnsafeMutableFloats { try preprocessor.preprocess(contentsOf: job.image.path, into: $0) }
-                    if size.width != shape[2] || size.height != shape[1] {
-                        result.failure = "\(job.image.record.fileName): preprocessed to \(size), the encoder takes \(shape[2])x\(shape[1])"
-                    } else {
-                        result.pixels = pixels
+                    let size = try preprocessor.preprocess(contentsOf: job.image.path, into: job.slots.slot(job.slot))
+                    if size != expected {
+                        result.failure = "\(job.image.record.fileName): preprocessed to \(size), the encoder takes \(expected)"
                     }
                 } catch {
                     let reason = "\(error)"
@@ -216,7 +220,8 @@ final class StageGraph: @unchecked Sendable {
         }
     }
 
-    /// Puts decoded images back in build order and cuts each shard's good images into batches.
+    /// Puts decoded images back in build order and hands each shard's good images on in batches: the
+    /// feeder's batches as they are when every image decoded, else the good ones packed into new batches.
     private func batchImages() {
         guard let side = imageSide else { return }
         var reorder = ReorderBuffer<DecodedImage>()
@@ -228,15 +233,15 @@ final class StageGraph: @unchecked Sendable {
             for item in reorder.insert(decoded.sequence, decoded) {
                 pending.append(item)
                 guard pending.count == plan.shards[shardIndex].images.count else { continue }
-                let good = pending.filter { $0.pixels != nil }
+                let good = pending.filter { $0.failure == nil }
                 let failures = pending.compactMap { item in item.failure.map { (item.id, $0) } }
                 let chunks = stride(from: 0, to: good.count, by: batchSize).map { Array(good[$0..<min($0 + batchSize, good.count)]) }
                 guard parts.push(.imagePlan(shard: shardIndex, batches: chunks.count, failures: failures)) else { return }
                 for chunk in chunks {
-                    let stacked = batchMetrics.measure(items: chunk.count) {
-                        stack(chunk.compactMap(\.pixels), height: side.inputSize.height, width: side.inputSize.width)
+                    let pixels = batchMetrics.measure(items: chunk.count) {
+                        failures.isEmpty ? chunk[0].slots.pixels : packed(chunk, size: side.inputSize)
                     }
-                    guard imageBatchQueue.push(ImageBatch(shard: shardIndex, ids: chunk.map(\.id), pixels: stacked)) else { return }
+                    guard imageBatchQueue.push(ImageBatch(shard: shardIndex, ids: chunk.map(\.id), pixels: pixels)) else { return }
                 }
                 pending.removeAll()
                 shardIndex += 1
@@ -244,15 +249,16 @@ final class StageGraph: @unchecked Sendable {
         }
     }
 
-    private func stack(_ images: [Tensor], height: Int, width: Int) -> Tensor {
-        var batch = Tensor(zeros: [images.count, 3, height, width])
-        let stride = 3 * height * width
+    /// A new batch holding the slots of `images`, in order (for a shard some of whose images failed).
+    private func packed(_ images: [DecodedImage], size: ImageSize) -> Tensor {
+        var batch = Tensor(zeros: [images.count, 3, size.height, size.width])
+        let stride = 3 * size.height * size.width
         batch.withUnsafeMutableFloats { out in
+            guard let base = out.baseAddress else { return }
             for (index, image) in images.enumerated() {
-                image.withUnsafeFloats { source in
-                    guard let base = out.baseAddress, let from = source.baseAddress else { return }
-                    (base + index * stride).update(from: from, count: min(stride, source.count))
-                }
+                let source = image.slots.filled(image.slot)
+                guard let from = source.baseAddress else { continue }
+                (base + index * stride).update(from: from, count: min(stride, source.count))
             }
         }
         return batch

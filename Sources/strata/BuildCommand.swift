@@ -37,7 +37,7 @@ struct BuildCommand: ParsableCommand {
         } else {
             print(summary.report)
         }
-        try BuildRunOptions.exit(for: summary)
+        try BuildRunOptions.exit(for: summary, command: Self.self)
     }
 }
 
@@ -56,24 +56,21 @@ struct BuildRunOptions: ParsableArguments {
     var workers: String?
 
     @Option(name: .long, help: "Progress display: auto (a bar on a terminal, log lines otherwise), bar, log or none.")
-    var progress: String = "auto"
+    var progress: ProgressChoice = .auto
 
     @Option(name: .long, help: "Fail the build (exit 3, after committing what was written) when more than N inputs, or P% of them, failed; by default only when every image failed.")
     var maxFailures: String?
 
     func validate() throws {
-        guard ["auto", "bar", "log", "none"].contains(progress) else {
-            throw ValidationError("--progress must be auto, bar, log or none, not '\(progress)'")
-        }
         if let maxFailures, (try? FailureLimit(parsing: maxFailures)) == nil {
             throw ValidationError("--max-failures must be a count N or a percentage P%, not '\(maxFailures)'")
         }
     }
 
     /// Exit status 130 for a stopped build, 3 when too many inputs failed (the cache keeps what was written).
-    static func exit(for summary: BuildSummary) throws {
+    static func exit(for summary: BuildSummary, command: ParsableCommand.Type) throws {
         if let exceeded = summary.failureLimitExceeded {
-            FileHandle.standardError.write(Data("build failed: \(exceeded); see \(summary.cache)/\(BuildRunner.statsFileName)\n".utf8))
+            CommandFailure.report("build failed: \(exceeded); see \(summary.cache)/\(BuildRunner.statsFileName)", command: command.configuration.commandName ?? "build")
             throw ExitCode(3)
         }
         if summary.stoppedEarly { throw ExitCode(130) }
@@ -95,12 +92,7 @@ struct BuildRunOptions: ParsableArguments {
             try counts.set(workers)
             options.workers = counts
         }
-        switch progress {
-        case "bar": options.progress = .bar
-        case "log": options.progress = .log
-        case "none": options.progress = nil
-        default: options.progress = BuildProgress.standardErrorIsTerminal ? .bar : .log
-        }
+        options.progress = progress.style
         let sources = BuildRunOptions.stopOnSignals(options.stop)
         defer { sources.forEach { $0.cancel() } }
         return try BuildRunner(config: config, provider: .standard, options: options).run()

@@ -49,7 +49,7 @@ struct DemoCommand: ParsableCommand {
         for encoder in summary.manifest.encoders {
             print("  encoder \(encoder.name): \(encoder.checkpoint), weights sha256 \(encoder.weightsSHA256.prefix(16))…")
         }
-        try BuildRunOptions.exit(for: summary)
+        try BuildRunOptions.exit(for: summary, command: Self.self)
         let headFile = head.map { URL(fileURLWithPath: $0) }
             ?? file.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("heads/projector.yaml")
         let run = try trainHead(headFile, cache: summary.cache, columns: summary.manifest.columns.map(\.name),

@@ -15,8 +15,8 @@ struct EncodeCommand: ParsableCommand {
             """
     )
 
-    @Option(name: .long, help: "A model family: \(ModelRegistry.names.joined(separator: ", ")).")
-    var model: String
+    @Option(name: .long, help: "A model family.")
+    var model: ModelChoice
 
     @Option(name: .long, help: "Checkpoint: a weights file (.safetensors, .pth, .pt, .bin), a Hugging Face folder (vit, bert; config.json beside the weights), or a cached hub name (torchvision/resnet50, google/vit-base-patch16-224).")
     var checkpoint: String
@@ -38,10 +38,6 @@ struct EncodeCommand: ParsableCommand {
     var out: String
 
     func validate() throws {
-        let known = ModelRegistry.names
-        guard ModelRegistry.family(named: model) != nil else {
-            throw ValidationError("--model must be one of \(known.joined(separator: ", ")), got '\(model)'")
-        }
         do {
             _ = try parsedLevels()
         } catch {
@@ -55,15 +51,10 @@ struct EncodeCommand: ParsableCommand {
 
     func run() throws {
         let request = EncodeRunner.Request(
-            model: model, checkpoint: try CheckpointArgument.url(checkpoint), input: URL(fileURLWithPath: input),
+            model: model.family.name, checkpoint: try CheckpointArgument.url(checkpoint), input: URL(fileURLWithPath: input),
             attentionMask: attentionMask.map { URL(fileURLWithPath: $0) },
             tokenTypeIDs: tokenTypeIds.map { URL(fileURLWithPath: $0) },
             levels: try parsedLevels(), outputDirectory: URL(fileURLWithPath: out))
-        do {
-            for url in try EncodeRunner.run(request) { print(url.path) }
-        } catch let error as ModelError {
-            FileHandle.standardError.write(Data("strata encode: \(error.description)\n".utf8))
-            throw ExitCode(1)
-        }
+        for url in try EncodeRunner.run(request) { print(url.path) }
     }
 }

@@ -10,8 +10,7 @@ struct EvalCommand: ParsableCommand {
         abstract: "Evaluate trained heads by image-text retrieval (Recall@1/5/10, mean rank) and compare them."
     )
 
-    @Option(help: "The feature cache directory.")
-    var cache: String
+    @OptionGroup var location: CacheOption
 
     @Option(help: "A checkpoint written by `strata train` (repeat to compare heads).")
     var checkpoint: [String]
@@ -30,7 +29,7 @@ struct EvalCommand: ParsableCommand {
 
     func run() throws {
         guard !checkpoint.isEmpty else { throw ValidationError("give at least one --checkpoint") }
-        let reader = try CacheReader(path: cache)
+        let reader = try location.reader()
         var rows: [(label: String, metrics: RetrievalMetrics)] = []
         var runs: [(label: String, records: [TrainingRecord])] = []
         let rankerHead = try ranker.map { try HeadCheckpoint.load(URL(fileURLWithPath: $0), for: reader) }
@@ -63,7 +62,7 @@ struct EvalCommand: ParsableCommand {
             let log = url.deletingLastPathComponent().appendingPathComponent("log.jsonl")
             if FileManager.default.fileExists(atPath: log.path) { runs.append((config.name, try TrainingLog.read(log))) }
         }
-        print("split '\(split)' of \(cache)")
+        print("split '\(split)' of \(location.cache)")
         print(ComparisonTable.render(rows))
         if let report {
             try Data(CurveReport.svg(runs).utf8).write(to: URL(fileURLWithPath: report))

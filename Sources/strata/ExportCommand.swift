@@ -18,8 +18,7 @@ struct ExportCommand: ParsableCommand {
         """
     )
 
-    @Argument(help: "The cache directory.")
-    var cache: String
+    @OptionGroup var location: CacheArgument
 
     @Option(help: "The column to export, as `strata inspect` lists it.")
     var column: String
@@ -41,7 +40,7 @@ struct ExportCommand: ParsableCommand {
     }
 
     func run() throws {
-        let reader = try CacheReader(path: cache)
+        let reader = try location.reader()
         if toFolder {
             let files = try ColumnShards.write(reader: reader, column: column, to: URL(fileURLWithPath: to, isDirectory: true), shardSize: shardSize)
             print("exported \(try reader.column(column).count) samples of \(column) to \(files.count / 2) shard(s) in \(to): "

@@ -9,14 +9,13 @@ struct InspectCommand: ParsableCommand {
         abstract: "Show a cache's manifest, columns, counts and sizes."
     )
 
-    @Argument(help: "The cache directory.")
-    var cache: String
+    @OptionGroup var location: CacheArgument
 
     @Flag(help: "Print the manifest JSON as stored instead of the summary.")
     var json = false
 
     func run() throws {
-        let reader = try CacheReader(path: cache)
+        let reader = try location.reader()
         let manifest = reader.manifest
         if json {
             print(String(decoding: try manifest.encoded(), as: UTF8.self))

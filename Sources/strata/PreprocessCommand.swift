@@ -21,29 +21,26 @@ struct PreprocessCommand: ParsableCommand {
     @Option(name: .long, help: "Output directory (created if missing).")
     var out: String
 
-    @Option(name: .long, help: "Resize to exactly WIDTHxHEIGHT (torchvision Resize((H, W))).")
-    var resize: String?
+    @Option(name: .long, help: "Resize as torchvision does: N makes the shorter side N (Resize(N)); HEIGHTxWIDTH resizes to exactly that size (Resize((H, W))). Pipeline files' preprocess.resize, in the same order.")
+    var resize: SizeArgument?
 
-    @Option(name: .long, help: "Resize so the shorter side is N (torchvision Resize(N)).")
-    var resizeShorter: Int?
+    @Option(name: .long, help: "Center crop to N or HEIGHTxWIDTH after resizing (CenterCrop, torchvision's order).")
+    var crop: SizeArgument?
 
-    @Option(name: .long, help: "Center crop to N or WIDTHxHEIGHT after resizing.")
-    var crop: String?
-
-    @Option(name: .long, help: "bilinear or bicubic.")
-    var interpolation: String = "bilinear"
+    @Option(name: .long, help: "The resampling filter.")
+    var interpolation: Interpolation = .bilinear
 
     @Option(name: .long, help: "exact (matches Pillow) or fast (DCT-domain JPEG downscaling first).")
-    var mode: String = "exact"
+    var mode: PreprocessOptions.Mode = .exact
 
     @Flag(name: .long, help: "Apply the EXIF orientation (ImageOps.exif_transpose).")
     var exifTranspose = false
 
     @Option(name: .long, help: "Normalize mean, three comma-separated values.")
-    var mean: String = "0.485,0.456,0.406"
+    var mean = ChannelValues(PreprocessOptions.imagenetMean)
 
     @Option(name: .long, help: "Normalize std, three comma-separated values.")
-    var std: String = "0.229,0.224,0.225"
+    var std = ChannelValues(PreprocessOptions.imagenetStd)
 
     @Flag(name: .long, help: "Also write the decoded image as DIR/<stem>_rgb.npy (uint8 [H,W,3]).")
     var rgb = false
@@ -84,7 +81,7 @@ struct PreprocessCommand: ParsableCommand {
                 }
             } catch {
                 failures += 1
-                FileHandle.standardError.write(Data("strata preprocess: \(error)\n".utf8))
+                CommandFailure.report(String(describing: error), command: Self.configuration.commandName ?? "preprocess")
             }
         }
         if failures > 0 { throw ExitCode(1) }
@@ -95,46 +92,16 @@ struct PreprocessCommand: ParsableCommand {
     }
 
     private func options() throws -> PreprocessOptions {
-        guard resize == nil || resizeShorter == nil else {
-            throw ValidationError("use either --resize WxH or --resize-shorter N, not both")
-        }
-        var resizeOption: PreprocessOptions.Resize?
-        if let resize { resizeOption = .size(try Self.size(resize, option: "--resize", square: false)) }
-        if let resizeShorter { resizeOption = .shorterSide(resizeShorter) }
-        guard let interpolationOption = Interpolation(rawValue: interpolation) else {
-            throw ValidationError("--interpolation must be bilinear or bicubic, not '\(interpolation)'")
-        }
-        guard let modeOption = PreprocessOptions.Mode(rawValue: mode) else {
-            throw ValidationError("--mode must be exact or fast, not '\(mode)'")
-        }
         let options = PreprocessOptions(
-            resize: resizeOption,
-            crop: try crop.map { try Self.size($0, option: "--crop", square: true) },
-            interpolation: interpolationOption, mode: modeOption,
+            resize: resize.map { $0.side.map(PreprocessOptions.Resize.shorterSide) ?? .size($0.size) },
+            crop: crop?.size, interpolation: interpolation, mode: mode,
             decode: DecodeOptions(exifTranspose: exifTranspose, maxPixels: maxPixels, allowTruncated: allowTruncated),
-            mean: try Self.triple(mean, option: "--mean"), std: try Self.triple(std, option: "--std"))
+            mean: mean.values, std: std.values)
         do {
             try options.validate()
         } catch let error as ImageError {
             throw ValidationError(error.description)
         }
         return options
-    }
-
-    private static func size(_ text: String, option: String, square: Bool) throws -> ImageSize {
-        let parts = text.lowercased().split(separator: "x", omittingEmptySubsequences: false).map { Int($0) }
-        if square, parts.count == 1, let side = parts[0] { return ImageSize(width: side, height: side) }
-        guard parts.count == 2, let width = parts[0], let height = parts[1] else {
-            throw ValidationError("\(option) expects WIDTHxHEIGHT\(square ? " or N" : ""), not '\(text)'")
-        }
-        return ImageSize(width: width, height: height)
-    }
-
-    private static func triple(_ text: String, option: String) throws -> [Float] {
-        let values = text.split(separator: ",").map { Float($0.trimmingCharacters(in: .whitespaces)) }
-        guard values.count == 3, values.allSatisfy({ $0 != nil }) else {
-            throw ValidationError("\(option) expects three comma-separated numbers, not '\(text)'")
-        }
-        return values.compactMap { $0 }
     }
 }

@@ -27,9 +27,23 @@ struct Strata: ParsableCommand {
     )
 
     /// Runs the command with standard output line-buffered, so logs written to a file or a pipe
-    /// appear line by line instead of when the process ends.
+    /// appear line by line instead of when the process ends. A failure is reported one way by every
+    /// command (`CommandFailure`) and exits with status 1; usage errors are ArgumentParser's.
     static func main() {
         setvbuf(stdout, nil, _IOLBF, 0)
-        main(nil)
+        var command: ParsableCommand
+        do {
+            command = try parseAsRoot()
+        } catch {
+            exit(withError: error)
+        }
+        do {
+            try command.run()
+        } catch where CommandFailure.isArgumentParserOwn(error) {
+            exit(withError: error)
+        } catch {
+            CommandFailure.report(error, command: type(of: command))
+            Foundation.exit(1)
+        }
     }
 }

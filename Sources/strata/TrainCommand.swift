@@ -13,8 +13,7 @@ struct TrainCommand: ParsableCommand {
     @Argument(help: "The head configuration (YAML).")
     var head: String
 
-    @Option(help: "The feature cache directory.")
-    var cache: String
+    @OptionGroup var location: CacheOption
 
     @Option(help: "Output directory (default: runs/<head name>).")
     var out: String?
@@ -40,7 +39,7 @@ struct TrainCommand: ParsableCommand {
         var options = LoaderOptions()
         if let loaderThreads { options.threads = loaderThreads }
         if let prefetch { options.prefetch = prefetch }
-        let trainer = try HeadTrainer(config: config, cachePath: cache, outputDirectory: directory, loaderOptions: options)
+        let trainer = try HeadTrainer(config: config, cachePath: location.cache, outputDirectory: directory, loaderOptions: options)
         print("\(config.name): \(trainer.train.imageCount) training images / \(trainer.train.captionCount) captions, "
               + "\(trainer.validation.imageCount) validation images / \(trainer.validation.captionCount) captions "
               + "(split '\(trainer.validation.split)'), \(trainer.head.parameters.reduce(0) { $0 + $1.value.count }) parameters")

@@ -8,20 +8,19 @@ struct VerifyCommand: ParsableCommand {
         abstract: "Check every value's checksum and size and the manifest's counts; exit 1 on damage."
     )
 
-    @Argument(help: "The cache directory.")
-    var cache: String
+    @OptionGroup var location: CacheArgument
 
     @Option(help: "Stop listing problems after this many.")
     var limit = 100
 
     func run() throws {
-        let structure = try CacheVerifier.verifyStructure(path: cache, limit: max(limit, 1))
+        let structure = try CacheVerifier.verifyStructure(path: location.cache, limit: max(limit, 1))
         guard structure.isEmpty else {
             for problem in structure { print("damaged: \(problem)") }
-            print("\(structure.count)\(structure.count >= limit ? "+" : "") problems in the LMDB file of \(cache); its values were not read")
+            print("\(structure.count)\(structure.count >= limit ? "+" : "") problems in the LMDB file of \(location.cache); its values were not read")
             throw ExitCode(1)
         }
-        let reader = try CacheReader(path: cache, checkStructure: false)  // just walked above
+        let reader = try location.reader(checkStructure: false)  // just walked above
         let problems = try CacheVerifier.verify(reader, limit: max(limit, 1))
         let values = reader.manifest.columns.reduce(0) { $0 + $1.count }
         if problems.isEmpty {

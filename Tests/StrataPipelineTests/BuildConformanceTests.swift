@@ -32,7 +32,7 @@ import Testing
         // Images: every tenth, encoded alone.
         let imageEncoder = try #require(config.imageEncoder)
         let resnet = try EncoderLoader.imageEncoder(model: "resnet50", checkpoint: try #require(imageEncoder.checkpoint))
-        let preprocessor = try ImagePreprocessor(options: try BuildRunner.preprocessOptions(config.preprocess))
+        let preprocessor = try ImagePreprocessor(options: config.preprocess)
         let imageLevels = LevelMapping.pyramidLevels(imageEncoder.levels)
         let images = summary.plan.shards.flatMap(\.images)
         for image in stride(from: 0, to: images.count, by: 10).map({ images[$0] }) {

@@ -1,4 +1,5 @@
 import Foundation
+import StrataImage
 import Testing
 import StrataModels
 import StrataTestSupport
@@ -37,8 +38,8 @@ import StrataTestSupport
         #expect(config.dataset.annotations == [URL(fileURLWithPath: "/data/project/data/captions_val2017.json")])
         #expect(config.dataset.images.path == "/data/project/data")
         #expect(config.cache.path == "/data/project/caches/mini")
-        #expect(config.preprocess.resize == .shorter(256))
-        #expect(config.preprocess.crop == [224, 224])
+        #expect(config.preprocess.resize == .shorterSide(256))
+        #expect(config.preprocess.crop?.heightWidth == [224, 224])
         #expect(config.preprocess.mean == [0.485, 0.456, 0.406])
         #expect(config.tokenizer.maxLength == 128)
         #expect(config.imageEncoder == nil && config.textEncoder == nil)
@@ -47,9 +48,9 @@ import StrataTestSupport
 
     @Test func fixedSizeResizeHasNoCropUnlessAsked() throws {
         let config = try parse(Self.minimal + "\npreprocess:\n  resize: [224, 224]\n  interpolation: bicubic\n")
-        #expect(config.preprocess.resize == .size(height: 224, width: 224))
+        #expect(config.preprocess.resize == .size(ImageSize(width: 224, height: 224)))
         #expect(config.preprocess.crop == nil)
-        #expect(config.preprocess.interpolation == "bicubic")
+        #expect(config.preprocess.interpolation == .bicubic)
     }
 
     @Test func encodersAndLevels() throws {
