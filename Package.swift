@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "StrataCache", targets: ["StrataCache"]),
         .library(name: "StrataData", targets: ["StrataData"]),
         .library(name: "StrataPipeline", targets: ["StrataPipeline"]),
+        .library(name: "StrataAutodiff", targets: ["StrataAutodiff"]),
         .library(name: "StrataTrain", targets: ["StrataTrain"]),
         .library(name: "StrataSchema", targets: ["StrataSchema"]),
     ],
@@ -37,8 +38,11 @@ let package = Package(
         .target(name: "StrataData"),
         // The JSON Schema subset Strata's schemas use, and key-by-key document comparison.
         .target(name: "StrataSchema", dependencies: [.product(name: "Yams", package: "Yams")]),
+        // Reverse-mode autodiff: the tape, ops, layers, optimisers and losses heads are built from.
+        .target(name: "StrataAutodiff", dependencies: ["StrataTensor"]),
         .target(name: "StrataTrain", dependencies: [
             "StrataTensor",
+            "StrataAutodiff",
             "StrataCache",
             "StrataSchema",
             .product(name: "Yams", package: "Yams"),
@@ -60,13 +64,15 @@ let package = Package(
         .target(name: "CFMAPeak", path: "bench/CFMAPeak"),
         .executableTarget(
             name: "strata-bench",
-            dependencies: ["StrataTensor", "StrataImage", "StrataText", "StrataModels", "StrataCache", "StrataTrain", "StrataTestSupport",
+            dependencies: ["StrataTensor", "StrataImage", "StrataText", "StrataModels", "StrataCache", "StrataAutodiff", "StrataTrain", "StrataTestSupport",
                            "StrataPipeline", "CFMAPeak"],
             path: "bench/StrataBench"
         ),
 
         // Paths to ../shared, numeric comparison and synthetic caches, for tests and benchmarks only.
-        .target(name: "StrataTestSupport", dependencies: ["StrataTensor", "StrataCache", "StrataTrain"]),
+        .target(name: "StrataTestSupport", dependencies: ["StrataTensor", "StrataCache", "StrataAutodiff"]),
+        // Swift Testing expectations the test targets share (fixture tensors by name, numeric conformance).
+        .target(name: "StrataTestExpectations", dependencies: ["StrataTensor", "StrataTestSupport"]),
         // The harnesses tests and benchmarks run as processes (synthetic caches, the fork probe); not shipped in `strata`.
         .executableTarget(
             name: "strata-dev",
@@ -79,9 +85,13 @@ let package = Package(
         .testTarget(name: "StrataTextTests", dependencies: ["StrataText", "StrataTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "StrataImageTests", dependencies: ["StrataImage", "StrataTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "StrataCacheTests", dependencies: ["StrataCache", "StrataTestSupport"]),
+        .testTarget(name: "StrataAutodiffTests", dependencies: ["StrataAutodiff", "StrataTestExpectations"],
+                    exclude: ["Fixtures"]),
         .testTarget(name: "StrataTrainTests", dependencies: [
             "StrataTrain",
+            "StrataAutodiff",
             "StrataTestSupport",
+            "StrataTestExpectations",
             "StrataCache",
         ], exclude: ["Fixtures"]),
         .testTarget(name: "StrataModelsTests", dependencies: ["StrataModels", "StrataTestSupport"], exclude: ["Fixtures"]),

@@ -1,7 +1,7 @@
 import Foundation
+import StrataAutodiff
 import StrataCache
 import StrataTensor
-import StrataTrain
 
 /// A cache of synthetic image and caption features for testing heads and benchmarks.
 ///

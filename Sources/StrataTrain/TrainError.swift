@@ -1,19 +1,6 @@
-/// Errors raised by the training core: graph construction, losses, optimisation and checkpoints.
+/// Errors raised by training and evaluation: head configurations, the cache's pairs, checkpoints and
+/// the heads' own inputs. (The tape, layers, losses and optimiser throw `AutodiffError`.)
 public enum TrainError: Error, CustomStringConvertible, Equatable {
-    /// Operands of an operation have shapes that do not fit it.
-    case shapeMismatch(operation: String, shapes: [[Int]])
-    /// An argument (axis, probability, target index, ...) is out of range.
-    case invalidArgument(operation: String, reason: String)
-    /// `backward` was asked for a non-scalar output without an explicit seed gradient.
-    case nonScalarLoss(shape: [Int])
-    /// A gradient or parameter holds NaN or ±infinity; the run stops here.
-    case nonFinite(step: Int, parameter: String, what: String)
-    /// The loss is NaN or ±infinity.
-    case nonFiniteLoss(step: Int, value: Float)
-    /// A safetensors file could not be read or written.
-    case checkpoint(file: String, reason: String)
-    /// A checkpoint lacks a tensor the module needs, or holds one of the wrong shape.
-    case stateMismatch(name: String, reason: String)
     /// A head configuration (YAML) is unreadable or asks for something impossible.
     case headConfig(file: String, reason: String)
     /// A key of a head configuration holds a value the schema does not allow; `key` is a dotted path
@@ -25,23 +12,15 @@ public enum TrainError: Error, CustomStringConvertible, Equatable {
     case emptySplit(cache: String, split: String, columns: [String])
     /// The training split has too few images for one batch (a batch needs two pairs).
     case splitTooSmall(split: String, images: Int, batchSize: Int)
+    /// A safetensors file could not be read or written.
+    case checkpoint(file: String, reason: String)
+    /// A head's inputs have shapes that do not fit it.
+    case shapeMismatch(operation: String, shapes: [[Int]])
+    /// A head or the trainer was asked for something it cannot do (a column not loaded, no epoch, ...).
+    case invalidArgument(operation: String, reason: String)
 
     public var description: String {
         switch self {
-        case let .shapeMismatch(operation, shapes):
-            return "\(operation): shapes \(shapes.map { "\($0)" }.joined(separator: ", ")) do not fit"
-        case let .invalidArgument(operation, reason):
-            return "\(operation): \(reason)"
-        case let .nonScalarLoss(shape):
-            return "backward needs a scalar loss or a seed gradient, got shape \(shape)"
-        case let .nonFinite(step, parameter, what):
-            return "step \(step): the \(what) of parameter '\(parameter)' is not finite (NaN or Inf); stopping"
-        case let .nonFiniteLoss(step, value):
-            return "step \(step): the loss is \(value); stopping"
-        case let .checkpoint(file, reason):
-            return "\(file): \(reason)"
-        case let .stateMismatch(name, reason):
-            return "state tensor '\(name)': \(reason)"
         case let .headConfig(file, reason):
             return "head config \(file): \(reason)"
         case let .invalidHeadValue(file, key, reason):
@@ -52,6 +31,12 @@ public enum TrainError: Error, CustomStringConvertible, Equatable {
             return "cache \(cache): split '\(split)' has no image with captions and values in \(columns)"
         case let .splitTooSmall(split, images, batchSize):
             return "split '\(split)' has \(images) usable image\(images == 1 ? "" : "s"); one training batch needs at least 2 (batch_size \(batchSize)), so nothing would be trained"
+        case let .checkpoint(file, reason):
+            return "\(file): \(reason)"
+        case let .shapeMismatch(operation, shapes):
+            return "\(operation): shapes \(shapes.map { "\($0)" }.joined(separator: ", ")) do not fit"
+        case let .invalidArgument(operation, reason):
+            return "\(operation): \(reason)"
         }
     }
 }

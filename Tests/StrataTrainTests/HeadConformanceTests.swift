@@ -1,5 +1,7 @@
 import Foundation
+import StrataAutodiff
 import StrataTensor
+import StrataTestExpectations
 import Testing
 @testable import StrataTrain
 

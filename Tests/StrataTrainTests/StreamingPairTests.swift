@@ -1,4 +1,5 @@
 import Foundation
+import StrataAutodiff
 import StrataCache
 import StrataTensor
 import StrataTestSupport

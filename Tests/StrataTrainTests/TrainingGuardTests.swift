@@ -1,4 +1,5 @@
 import Foundation
+import StrataAutodiff
 import StrataTensor
 import StrataTestSupport
 import Testing

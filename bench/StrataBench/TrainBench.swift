@@ -1,6 +1,6 @@
 import Foundation
+import StrataAutodiff
 import StrataTensor
-import StrataTrain
 
 /// `bench/run train [STEPS]`: forward + backward + AdamW step of a cross-attention block (dim 768,
 /// 8 heads, dropout 0.1, batch 64, 32 text tokens attending to 49 image tokens, residual + LayerNorm,

@@ -1,3 +1,4 @@
+import StrataAutodiff
 import StrataTensor
 
 /// Head 5, concatenation + MLP baseline (seed 004's comments): a pair classifier on

@@ -1,3 +1,4 @@
+import StrataAutodiff
 import StrataTensor
 
 /// Head 2, bidirectional cross-attention (seeds 001, 002, 004), in the ALBEF arrangement:

@@ -1,3 +1,4 @@
+import StrataAutodiff
 import StrataTensor
 
 /// Head 3, decoupled attention (seed 003): text queries attend to image features only.

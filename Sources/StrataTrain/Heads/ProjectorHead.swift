@@ -1,3 +1,4 @@
+import StrataAutodiff
 import StrataTensor
 
 /// Head 1, projector + contrastive (seeds 001, 004): each modality's pooled feature goes through

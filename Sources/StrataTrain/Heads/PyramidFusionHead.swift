@@ -1,4 +1,5 @@
 import Foundation
+import StrataAutodiff
 import StrataTensor
 
 /// Head 4, pyramid fusion (seed 000 and its comments): every configured level pairs an image level

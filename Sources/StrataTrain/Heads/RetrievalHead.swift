@@ -1,4 +1,5 @@
 import Foundation
+import StrataAutodiff
 import StrataTensor
 
 /// A trainable fusion or alignment head over cached features.

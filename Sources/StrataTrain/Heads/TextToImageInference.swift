@@ -1,3 +1,4 @@
+import StrataAutodiff
 import StrataTensor
 
 /// The forward pass of `Tape.textToImageScores` without a graph, for evaluation: per image, one gemm

@@ -1,3 +1,4 @@
+import StrataAutodiff
 import StrataTensor
 
 /// A head whose scores are cosine similarities of one embedding per image and one per caption, so

@@ -6,7 +6,7 @@ extension Tape {
     /// `generator`, so a run repeats exactly.
     public func dropout(_ x: Variable, p: Float) throws -> Variable {
         guard p >= 0, p < 1 else {
-            throw TrainError.invalidArgument(operation: "dropout", reason: "probability \(p) outside [0, 1)")
+            throw AutodiffError.invalidArgument(operation: "dropout", reason: "probability \(p) outside [0, 1)")
         }
         if !isTraining || p == 0 { return x }
         let shape = self.shape(of: x)

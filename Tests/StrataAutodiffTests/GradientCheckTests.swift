@@ -1,6 +1,7 @@
 import StrataTensor
+import StrataTestExpectations
 import Testing
-@testable import StrataTrain
+@testable import StrataAutodiff
 
 /// Every differentiable operation against central finite differences on small shapes.
 @Suite("Gradients vs finite differences")

@@ -26,13 +26,13 @@ extension Module {
         let named = namedParameters
         for (name, parameter) in named {
             guard let tensor = state[name] else {
-                throw TrainError.stateMismatch(name: name, reason: "missing from the checkpoint")
+                throw AutodiffError.stateMismatch(name: name, reason: "missing from the checkpoint")
             }
             try parameter.assign(tensor, name: name)
         }
         let known = Set(named.map(\.name))
         if let extra = state.keys.sorted().first(where: { !known.contains($0) }) {
-            throw TrainError.stateMismatch(name: extra, reason: "not a parameter of this module")
+            throw AutodiffError.stateMismatch(name: extra, reason: "not a parameter of this module")
         }
     }
 
@@ -42,9 +42,10 @@ extension Module {
     }
 }
 
-/// Uniform samples in `[-bound, bound)` for parameter initialisation (PyTorch's default schemes).
-enum Initializer {
-    static func uniform(_ shape: [Int], bound: Float, generator: inout SeededGenerator) -> Tensor {
+/// Initial parameter values: uniform samples in `[-bound, bound)` (PyTorch's default schemes) and constants.
+public enum Initializer {
+    /// A tensor of `shape` with samples uniform in `[-bound, bound)` drawn from `generator`.
+    public static func uniform(_ shape: [Int], bound: Float, generator: inout SeededGenerator) -> Tensor {
         var tensor = Tensor(zeros: shape)
         tensor.withUnsafeMutableFloats { p in
             for i in 0..<p.count { p[i] = (2 * generator.nextUnitFloat() - 1) * bound }
@@ -52,7 +53,8 @@ enum Initializer {
         return tensor
     }
 
-    static func filled(_ shape: [Int], _ value: Float) -> Tensor {
+    /// A tensor of `shape` with every element `value`.
+    public static func filled(_ shape: [Int], _ value: Float) -> Tensor {
         var tensor = Tensor(zeros: shape)
         if value != 0 {
             tensor.withUnsafeMutableFloats { p in

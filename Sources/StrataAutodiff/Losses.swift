@@ -7,11 +7,11 @@ extension Tape {
     public func crossEntropy(_ logits: Variable, targets: [Int]) throws -> Variable {
         let shape = self.shape(of: logits)
         guard shape.count == 2, shape[0] == targets.count else {
-            throw TrainError.shapeMismatch(operation: "crossEntropy", shapes: [shape, [targets.count]])
+            throw AutodiffError.shapeMismatch(operation: "crossEntropy", shapes: [shape, [targets.count]])
         }
         let (rows, classes) = (shape[0], shape[1])
         if let bad = targets.first(where: { !(0..<classes).contains($0) }) {
-            throw TrainError.invalidArgument(operation: "crossEntropy", reason: "target \(bad) outside 0..<\(classes)")
+            throw AutodiffError.invalidArgument(operation: "crossEntropy", reason: "target \(bad) outside 0..<\(classes)")
         }
         let (id, out) = output(shape: [])
         let logProbabilities = savedPointer(id, count: rows * classes)
@@ -35,7 +35,7 @@ extension Tape {
     public func binaryCrossEntropyWithLogits(_ logits: Variable, targets: Tensor) throws -> Variable {
         let shape = self.shape(of: logits)
         guard targets.shape == shape || (targets.count == Tensor.elementCount(shape) && targets.rank == shape.count) else {
-            throw TrainError.shapeMismatch(operation: "binaryCrossEntropyWithLogits", shapes: [shape, targets.shape])
+            throw AutodiffError.shapeMismatch(operation: "binaryCrossEntropyWithLogits", shapes: [shape, targets.shape])
         }
         let t = targets.floats
         let n = t.count
@@ -96,16 +96,16 @@ extension Tape {
     private func contrastiveLogits(image: Variable, text: Variable, temperature: Temperature, eps: Float) throws -> Variable {
         let (si, st) = (shape(of: image), shape(of: text))
         guard si.count == 2, si == st else {
-            throw TrainError.shapeMismatch(operation: "contrastive loss", shapes: [si, st])
+            throw AutodiffError.shapeMismatch(operation: "contrastive loss", shapes: [si, st])
         }
         let similarity = try matmul(try l2Normalize(image, eps: eps), try l2Normalize(text, eps: eps), transposeB: true)
         switch temperature {
         case let .fixed(t):
-            guard t > 0 else { throw TrainError.invalidArgument(operation: "contrastive loss", reason: "temperature \(t) must be positive") }
+            guard t > 0 else { throw AutodiffError.invalidArgument(operation: "contrastive loss", reason: "temperature \(t) must be positive") }
             return scaled(similarity, by: 1 / t)
         case let .learnable(logitScale):
             guard Tensor.elementCount(shape(of: logitScale)) == 1 else {
-                throw TrainError.shapeMismatch(operation: "contrastive loss logit scale", shapes: [shape(of: logitScale)])
+                throw AutodiffError.shapeMismatch(operation: "contrastive loss logit scale", shapes: [shape(of: logitScale)])
             }
             return try multiply(similarity, exp(logitScale))
         }

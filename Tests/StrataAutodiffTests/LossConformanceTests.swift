@@ -1,6 +1,7 @@
 import StrataTensor
+import StrataTestExpectations
 import Testing
-@testable import StrataTrain
+@testable import StrataAutodiff
 
 /// Losses against PyTorch's values and gradients.
 @Suite("Losses vs PyTorch")
@@ -68,9 +69,9 @@ struct LossConformanceTests {
     func badTargets() throws {
         let tape = Tape()
         let logits = tape.input(Tensor(zeros: [2, 3]))
-        #expect(throws: TrainError.invalidArgument(operation: "crossEntropy", reason: "target 3 outside 0..<3")) {
+        #expect(throws: AutodiffError.invalidArgument(operation: "crossEntropy", reason: "target 3 outside 0..<3")) {
             try tape.crossEntropy(logits, targets: [0, 3])
         }
-        #expect(throws: TrainError.self) { try tape.crossEntropy(logits, targets: [0]) }
+        #expect(throws: AutodiffError.self) { try tape.crossEntropy(logits, targets: [0]) }
     }
 }

@@ -10,7 +10,7 @@ extension Tape {
             try Kernels.matmul(value(of: a), value(of: b), transposeA: transposeA, transposeB: transposeB,
                                beta: 0, into: &values[id])
         } catch {
-            throw TrainError.shapeMismatch(operation: "matmul", shapes: [shapeA, shapeB])
+            throw AutodiffError.shapeMismatch(operation: "matmul", shapes: [shapeA, shapeB])
         }
         let batch = max(shapeA.count == 3 ? shapeA[0] : 1, shapeB.count == 3 ? shapeB[0] : 1)
         let (rowsA, colsA) = (shapeA[shapeA.count - 2], shapeA[shapeA.count - 1])
@@ -58,16 +58,16 @@ extension Tape {
     public func linear(_ x: Variable, weight: Variable, bias: Variable?, rows: Range<Int>? = nil) throws -> Variable {
         let (shapeX, shapeW) = (shape(of: x), shape(of: weight))
         guard shapeW.count == 2, let inFeatures = shapeX.last, inFeatures == shapeW[1] else {
-            throw TrainError.shapeMismatch(operation: "linear", shapes: [shapeX, shapeW])
+            throw AutodiffError.shapeMismatch(operation: "linear", shapes: [shapeX, shapeW])
         }
         let block = rows ?? 0..<shapeW[0]
         guard block.lowerBound >= 0, block.upperBound <= shapeW[0] else {
-            throw TrainError.invalidArgument(operation: "linear", reason: "rows \(block) outside weight \(shapeW)")
+            throw AutodiffError.invalidArgument(operation: "linear", reason: "rows \(block) outside weight \(shapeW)")
         }
         if let bias {
             let shapeB = shape(of: bias)
             guard shapeB == [shapeW[0]] else {
-                throw TrainError.shapeMismatch(operation: "linear", shapes: [shapeW, shapeB])
+                throw AutodiffError.shapeMismatch(operation: "linear", shapes: [shapeW, shapeB])
             }
         }
         let outFeatures = block.count

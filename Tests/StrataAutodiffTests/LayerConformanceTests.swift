@@ -1,6 +1,7 @@
 import StrataTensor
+import StrataTestExpectations
 import Testing
-@testable import StrataTrain
+@testable import StrataAutodiff
 
 /// Layers against PyTorch's forward values and gradients (fixtures of make_train_fixtures.py).
 @Suite("Layers vs PyTorch")

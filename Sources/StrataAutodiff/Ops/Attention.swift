@@ -10,14 +10,14 @@ extension Tape {
                           dropout: Float = 0) throws -> Variable {
         let (sq, sk, sv) = (shape(of: query), shape(of: key), shape(of: value))
         guard sq.count == 3, sk.count == 3, sk == sv, sq[0] == sk[0], sq[2] == sk[2] else {
-            throw TrainError.shapeMismatch(operation: "attention", shapes: [sq, sk, sv])
+            throw AutodiffError.shapeMismatch(operation: "attention", shapes: [sq, sk, sv])
         }
         let (batch, queryLength, width, keyLength) = (sq[0], sq[1], sq[2], sk[1])
         guard heads >= 1, width % heads == 0 else {
-            throw TrainError.invalidArgument(operation: "attention", reason: "width \(width) does not split into \(heads) heads")
+            throw AutodiffError.invalidArgument(operation: "attention", reason: "width \(width) does not split into \(heads) heads")
         }
         guard dropout >= 0, dropout < 1 else {
-            throw TrainError.invalidArgument(operation: "attention", reason: "dropout \(dropout) outside [0, 1)")
+            throw AutodiffError.invalidArgument(operation: "attention", reason: "dropout \(dropout) outside [0, 1)")
         }
         let keyBias = try Tape.keyBias(keyMask, batch: batch, keyLength: keyLength)
         let headDim = width / heads
@@ -105,7 +105,7 @@ extension Tape {
         case let .attend(t), let .ignore(t): tensor = t
         }
         guard tensor.shape == [batch, keyLength], tensor.dtype == .i32 || tensor.dtype == .f32 else {
-            throw TrainError.shapeMismatch(operation: "attention key mask", shapes: [[batch, keyLength], tensor.shape])
+            throw AutodiffError.shapeMismatch(operation: "attention key mask", shapes: [[batch, keyLength], tensor.shape])
         }
         return Kernels.keyBias(mask, batch: batch, keyLength: keyLength).bias ?? []
     }

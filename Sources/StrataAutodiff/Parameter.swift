@@ -37,7 +37,7 @@ public final class Parameter {
     /// Replaces the value with `tensor` of the same shape (converted to `f32`).
     public func assign(_ tensor: Tensor, name: String) throws {
         guard tensor.shape == value.shape else {
-            throw TrainError.stateMismatch(name: name, reason: "shape \(tensor.shape), the module needs \(value.shape)")
+            throw AutodiffError.stateMismatch(name: name, reason: "shape \(tensor.shape), the module needs \(value.shape)")
         }
         value = tensor.converted(to: .f32)
     }

@@ -1,7 +1,8 @@
 import Foundation
 import StrataTensor
+import StrataTestExpectations
 import Testing
-@testable import StrataTrain
+@testable import StrataAutodiff
 
 /// A two-tower contrastive model: projectors for image and text features and CLIP's logit scale.
 final class TwoTower: Module {
@@ -102,10 +103,10 @@ struct OptimizerTests {
         let tape = Tape()
         let x = tape.constant(try Tensor(shape: [1, 3], floats: [1, .nan, 2]))
         try tape.backward(tape.sum(try layer.forward(x, on: tape)))
-        #expect(throws: TrainError.nonFinite(step: 1, parameter: "head.weight", what: "gradient")) { try optimizer.step() }
+        #expect(throws: AutodiffError.nonFinite(step: 1, parameter: "head.weight", what: "gradient")) { try optimizer.step() }
         #expect(layer.weight.value.floats.elementsEqual(before) { $0 == $1 || ($0.isNaN && $1.isNaN) })
         #expect(optimizer.stepCount == 0)
-        #expect(throws: TrainError.nonFiniteLoss(step: 4, value: .infinity)) { try FiniteCheck.loss(.infinity, step: 4) }
-        #expect("\(TrainError.nonFinite(step: 7, parameter: "proj.weight", what: "gradient"))".contains("step 7"))
+        #expect(throws: AutodiffError.nonFiniteLoss(step: 4, value: .infinity)) { try FiniteCheck.loss(.infinity, step: 4) }
+        #expect("\(AutodiffError.nonFinite(step: 7, parameter: "proj.weight", what: "gradient"))".contains("step 7"))
     }
 }

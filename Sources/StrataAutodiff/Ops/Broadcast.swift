@@ -78,7 +78,7 @@ extension Tape {
     func binary(_ operation: BinaryOperation, _ a: Variable, _ b: Variable) throws -> Variable {
         let (shapeA, shapeB) = (shape(of: a), shape(of: b))
         guard let plan = Broadcast(shapeA, shapeB) else {
-            throw TrainError.shapeMismatch(operation: operation.rawValue, shapes: [shapeA, shapeB])
+            throw AutodiffError.shapeMismatch(operation: operation.rawValue, shapes: [shapeA, shapeB])
         }
         let outShape = shapeA.count == 0 && shapeB.count == 0 ? [] : plan.shape
         let (id, out) = output(shape: outShape)

@@ -63,7 +63,7 @@ public final class AdamW {
     /// The named parameters being optimised.
     public var namedParameters: [(name: String, parameter: Parameter)] { slots.map { ($0.name, $0.parameter) } }
 
-    /// Applies one update from the current gradients. Throws `TrainError.nonFinite`, before changing
+    /// Applies one update from the current gradients. Throws `AutodiffError.nonFinite`, before changing
     /// anything, when a gradient holds NaN or Inf (naming the step and the parameter).
     public func step() throws {
         try FiniteCheck.gradients(namedParameters, step: stepCount + 1)

@@ -25,23 +25,23 @@ public enum GradientClipping {
 
 /// NaN/Inf detection that stops a run with the step and the parameter named.
 public enum FiniteCheck {
-    /// Throws `TrainError.nonFinite` for the first parameter whose gradient holds NaN or Inf.
+    /// Throws `AutodiffError.nonFinite` for the first parameter whose gradient holds NaN or Inf.
     public static func gradients(_ parameters: [(name: String, parameter: Parameter)], step: Int) throws {
         for (name, parameter) in parameters where !allFinite(parameter.gradient) {
-            throw TrainError.nonFinite(step: step, parameter: name, what: "gradient")
+            throw AutodiffError.nonFinite(step: step, parameter: name, what: "gradient")
         }
     }
 
-    /// Throws `TrainError.nonFinite` for the first parameter whose value holds NaN or Inf.
+    /// Throws `AutodiffError.nonFinite` for the first parameter whose value holds NaN or Inf.
     public static func values(_ parameters: [(name: String, parameter: Parameter)], step: Int) throws {
         for (name, parameter) in parameters where !allFinite(parameter.value) {
-            throw TrainError.nonFinite(step: step, parameter: name, what: "value")
+            throw AutodiffError.nonFinite(step: step, parameter: name, what: "value")
         }
     }
 
-    /// Throws `TrainError.nonFiniteLoss` when `loss` is NaN or Inf.
+    /// Throws `AutodiffError.nonFiniteLoss` when `loss` is NaN or Inf.
     public static func loss(_ loss: Float, step: Int) throws {
-        guard loss.isFinite else { throw TrainError.nonFiniteLoss(step: step, value: loss) }
+        guard loss.isFinite else { throw AutodiffError.nonFiniteLoss(step: step, value: loss) }
     }
 
     static func allFinite(_ tensor: Tensor) -> Bool {

@@ -26,7 +26,7 @@ extension Tape {
     public func maskedMean(_ x: Variable, mask: Tensor) throws -> Variable {
         let shape = self.shape(of: x)
         guard shape.count == 3, mask.shape == [shape[0], shape[1]], mask.dtype == .i32 || mask.dtype == .f32 else {
-            throw TrainError.shapeMismatch(operation: "maskedMean", shapes: [shape, mask.shape])
+            throw AutodiffError.shapeMismatch(operation: "maskedMean", shapes: [shape, mask.shape])
         }
         let (batch, length, width) = (shape[0], shape[1], shape[2])
         let weights = mask.dtype == .i32 ? mask.int32s.map { Float($0) } : mask.floats
@@ -79,7 +79,7 @@ extension Tape {
         let shape = self.shape(of: x)
         let axis = axis < 0 ? axis + shape.count : axis
         guard (0..<shape.count).contains(axis) else {
-            throw TrainError.invalidArgument(operation: mean ? "mean" : "sum", reason: "axis \(axis) for shape \(shape)")
+            throw AutodiffError.invalidArgument(operation: mean ? "mean" : "sum", reason: "axis \(axis) for shape \(shape)")
         }
         let outer = shape[..<axis].reduce(1, *)
         let inner = shape[(axis + 1)...].reduce(1, *)

@@ -8,12 +8,12 @@ extension Tape {
         if let hole = shape.firstIndex(of: -1) {
             let known = shape.enumerated().filter { $0.offset != hole }.reduce(1) { $0 * $1.element }
             guard known > 0, source.count % known == 0 else {
-                throw TrainError.shapeMismatch(operation: "reshape", shapes: [source.shape, shape])
+                throw AutodiffError.shapeMismatch(operation: "reshape", shapes: [source.shape, shape])
             }
             target[hole] = source.count / known
         }
         guard let view = try? source.reshaped(target) else {
-            throw TrainError.shapeMismatch(operation: "reshape", shapes: [source.shape, shape])
+            throw AutodiffError.shapeMismatch(operation: "reshape", shapes: [source.shape, shape])
         }
         let n = source.count
         let id = nodes.count
@@ -27,7 +27,7 @@ extension Tape {
     public func transpose(_ x: Variable, _ first: Int, _ second: Int) throws -> Variable {
         let rank = shape(of: x).count
         guard (0..<rank).contains(first), (0..<rank).contains(second) else {
-            throw TrainError.invalidArgument(operation: "transpose", reason: "axes \(first), \(second) for rank \(rank)")
+            throw AutodiffError.invalidArgument(operation: "transpose", reason: "axes \(first), \(second) for rank \(rank)")
         }
         var order = Array(0..<rank)
         order.swapAt(first, second)
@@ -38,7 +38,7 @@ extension Tape {
     public func permute(_ x: Variable, _ order: [Int]) throws -> Variable {
         let shape = self.shape(of: x)
         guard order.sorted() == Array(0..<shape.count) else {
-            throw TrainError.invalidArgument(operation: "permute", reason: "\(order) is not a permutation of the \(shape.count) axes")
+            throw AutodiffError.invalidArgument(operation: "permute", reason: "\(order) is not a permutation of the \(shape.count) axes")
         }
         let outShape = order.map { shape[$0] }
         let inStrides = Tensor.strides(shape)
@@ -54,7 +54,7 @@ extension Tape {
     /// Joins tensors along `axis`; the other dimensions must agree.
     public func concat(_ parts: [Variable], axis: Int) throws -> Variable {
         guard !parts.isEmpty else {
-            throw TrainError.invalidArgument(operation: "concat", reason: "nothing to concatenate")
+            throw AutodiffError.invalidArgument(operation: "concat", reason: "nothing to concatenate")
         }
         let shapes = parts.map { shape(of: $0) }
         let rank = shapes[0].count
@@ -62,7 +62,7 @@ extension Tape {
         guard (0..<rank).contains(axis), shapes.allSatisfy({ s in
             s.count == rank && (0..<rank).allSatisfy { $0 == axis || s[$0] == shapes[0][$0] }
         }) else {
-            throw TrainError.shapeMismatch(operation: "concat", shapes: shapes)
+            throw AutodiffError.shapeMismatch(operation: "concat", shapes: shapes)
         }
         var outShape = shapes[0]
         outShape[axis] = shapes.reduce(0) { $0 + $1[axis] }
@@ -98,7 +98,7 @@ extension Tape {
         let shape = self.shape(of: x)
         let axis = axis < 0 ? axis + shape.count : axis
         guard (0..<shape.count).contains(axis), range.lowerBound >= 0, range.upperBound <= shape[axis] else {
-            throw TrainError.invalidArgument(operation: "slice", reason: "\(range) on axis \(axis) of \(shape)")
+            throw AutodiffError.invalidArgument(operation: "slice", reason: "\(range) on axis \(axis) of \(shape)")
         }
         var outShape = shape
         outShape[axis] = range.count

@@ -143,10 +143,10 @@ public final class Tape {
         let shape = self.shape(of: output)
         if let seed {
             guard seed.shape == shape else {
-                throw TrainError.shapeMismatch(operation: "backward", shapes: [shape, seed.shape])
+                throw AutodiffError.shapeMismatch(operation: "backward", shapes: [shape, seed.shape])
             }
         } else if Tensor.elementCount(shape) != 1 {
-            throw TrainError.nonScalarLoss(shape: shape)
+            throw AutodiffError.nonScalarLoss(shape: shape)
         }
         for index in gradReady.indices { gradReady[index] = false }
         guard nodes[output.id].requiresGrad else { return }

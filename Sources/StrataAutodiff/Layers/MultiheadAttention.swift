@@ -20,7 +20,7 @@ public final class MultiheadAttention: Module {
     /// An attention module initialised as PyTorch does (Xavier-uniform in-projection, zero biases).
     public init(embedDim: Int, heads: Int = 8, dropout: Float = 0.1, generator: inout SeededGenerator) throws {
         guard heads >= 1, embedDim % heads == 0 else {
-            throw TrainError.invalidArgument(operation: "MultiheadAttention",
+            throw AutodiffError.invalidArgument(operation: "MultiheadAttention",
                                              reason: "embed dim \(embedDim) does not split into \(heads) heads")
         }
         self.embedDim = embedDim

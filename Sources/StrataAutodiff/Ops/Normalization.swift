@@ -52,7 +52,7 @@ extension Tape {
     public func layerNorm(_ x: Variable, weight: Variable?, bias: Variable?, eps: Float = 1e-5) throws -> Variable {
         let (shape, rows, columns) = try lastAxis(x, "layerNorm")
         for parameter in [weight, bias].compactMap({ $0 }) where self.shape(of: parameter) != [columns] {
-            throw TrainError.shapeMismatch(operation: "layerNorm", shapes: [shape, self.shape(of: parameter)])
+            throw AutodiffError.shapeMismatch(operation: "layerNorm", shapes: [shape, self.shape(of: parameter)])
         }
         let (id, y) = output(shape: shape)
         let stats = savedPointer(id, count: 2 * rows)  // mean, 1/σ per row
@@ -129,7 +129,7 @@ extension Tape {
     func lastAxis(_ x: Variable, _ operation: String) throws -> ([Int], Int, Int) {
         let shape = self.shape(of: x)
         guard let columns = shape.last, columns > 0 else {
-            throw TrainError.invalidArgument(operation: operation, reason: "needs a non-empty last dimension, got \(shape)")
+            throw AutodiffError.invalidArgument(operation: operation, reason: "needs a non-empty last dimension, got \(shape)")
         }
         return (shape, Tensor.elementCount(shape) / columns, columns)
     }
