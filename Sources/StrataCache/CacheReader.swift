@@ -33,19 +33,10 @@ public final class CacheReader: @unchecked Sendable {
         guard let meta = try environment.database(CacheLayout.metaTable) else {
             throw CacheError.manifestMissing(path: environment.path)
         }
-        manifest = try environment.read { transaction in
-            guard let bytes = try transaction.get(meta, key: CacheLayout.manifestKey) else {
-                throw CacheError.manifestMissing(path: environment.path)
-            }
-            // Caches written before the checksum was kept have none.
-            if let stored = try transaction.get(meta, key: CacheLayout.manifestChecksumKey) {
-                let actual = Checksum.crc32(bytes)
-                guard stored.count == 4, UInt32(littleEndian: stored.loadUnaligned(as: UInt32.self)) == actual else {
-                    throw CacheError.damaged(path: environment.path, reason: String(format: "the manifest does not match its stored CRC-32 (it has %08x): it was edited or damaged", actual))
-                }
-            }
-            return try Manifest.decode(Data(bytes), path: environment.path)
+        guard let stored = try StoredCache.manifest(in: environment, meta: meta) else {
+            throw CacheError.manifestMissing(path: environment.path)
         }
+        manifest = stored
         var tables: [String: LMDBDatabase] = [CacheLayout.metaTable: meta]
         var names = [CacheLayout.failuresTable]
         for table in CacheLayout.checksummedIndexTables + manifest.columns.map(\.name) {
@@ -187,8 +178,15 @@ public final class CacheSnapshot {
 
     /// Every recorded failure, in key order.
     public func failures() throws -> [CacheFailure] {
+        try transaction.failures(in: try table(CacheLayout.failuresTable))
+    }
+}
+
+extension LMDBReadTransaction {
+    /// The failure records of a cache's failures table, in key order.
+    func failures(in table: LMDBDatabase) throws -> [CacheFailure] {
         var result: [CacheFailure] = []
-        try transaction.forEach(try table(CacheLayout.failuresTable)) { key, value in
+        try forEach(table) { key, value in
             if let (modality, id) = FailureKey.parse(key) {
                 result.append(CacheFailure(modality: modality, id: id, reason: String(decoding: value, as: UTF8.self)))
             }

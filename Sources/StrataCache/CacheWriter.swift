@@ -24,8 +24,16 @@ public final class CacheWriter {
 
     /// Opens `path` for writing, creating the cache with `manifest` (counts are ignored) or resuming
     /// an existing one, which must have been created with the same pipeline, encoders and columns.
-    public init(path: String, manifest: Manifest, mapSize: Int = LMDBEnvironment.defaultMapSize) throws {
+    public convenience init(path: String, manifest: Manifest, mapSize: Int = LMDBEnvironment.defaultMapSize) throws {
         try manifest.validate(path: path)
+        try self.init(path: path, mapSize: mapSize) { _ in manifest }
+    }
+
+    /// Opens `path` for writing, once: `manifestFor` is given what the directory already holds (nil
+    /// for a new cache) and returns the manifest to create the cache with or to resume it under,
+    /// which must then match the stored one (`Manifest.resuming(as:path:)`).
+    public init(path: String, mapSize: Int = LMDBEnvironment.defaultMapSize,
+                manifestFor: (StoredCache?) throws -> Manifest) throws {
         let environment = try LMDBEnvironment.open(path: path, create: true, mapSize: mapSize)
         guard !environment.isReadOnly else { throw CacheError.io(path: path, reason: "cache directory is not writable") }
         lock = try WriterLock(directory: environment.path)
@@ -37,6 +45,9 @@ public final class CacheWriter {
         self.environment = environment
         self.path = environment.path
 
+        let stored = try StoredCache.read(environment)
+        let manifest = try manifestFor(stored)
+        try manifest.validate(path: path)
         var names = [CacheLayout.metaTable, CacheLayout.failuresTable]
         for table in CacheLayout.checksummedIndexTables + manifest.columns.map(\.name) {
             names += [table, table + CacheLayout.checksumSuffix]
@@ -47,41 +58,8 @@ public final class CacheWriter {
         // the tables and writing the manifest resumes to the same bytes.
         try environment.renewHandle()
 
-        let existing: Manifest? = try environment.read { transaction in
-            guard let meta = tables[CacheLayout.metaTable],
-                  let bytes = try transaction.get(meta, key: CacheLayout.manifestKey) else { return nil }
-            return try Manifest.decode(Data(bytes), path: environment.path)
-        }
-        if let existing {
-            var comparable = manifest
-            comparable.columns = zip(manifest.columns, existing.columns).map { mine, theirs in
-                var column = mine
-                column.count = theirs.count
-                return column
-            }
-            comparable.counts = existing.counts
-            if existing.part?.name != manifest.part?.name {
-                let theirs = existing.part.map { "part \($0.name) of a build" } ?? "a whole cache"
-                let ours = manifest.part.map { "part \($0.name)" } ?? "a whole cache"
-                throw CacheError.manifestInvalid(path: environment.path, reason: "the directory holds \(theirs); this run writes \(ours); write to a new directory")
-            }
-            // Caches from before the gemm was recorded were computed with OpenBLAS.
-            let theirGemm = existing.encoders.map { $0.gemm ?? "openblas" }
-            let ourGemm = comparable.encoders.map { $0.gemm ?? "openblas" }
-            let sameEncoders = existing.encoders.count == comparable.encoders.count
-            if sameEncoders {
-                guard theirGemm == ourGemm else {
-                    throw CacheError.manifestInvalid(path: environment.path,
-                        reason: "the cache's features were computed with gemm \(theirGemm.joined(separator: ", ")) and this run uses \(ourGemm.joined(separator: ", ")), which differ in rounding; resume with STRATA_GEMM=openblas if the cache used it, or write to a new directory")
-                }
-                for index in comparable.encoders.indices { comparable.encoders[index].gemm = existing.encoders[index].gemm }
-            }
-            guard comparable == existing, manifest.columns.count == existing.columns.count else {
-                let changes = existing.differences(to: comparable)
-                throw CacheError.manifestInvalid(path: environment.path,
-                                                 reason: "the cache was built with different settings; changed: \(changes.joined(separator: "; ")); write to a new directory")
-            }
-            self.manifest = existing
+        if let existing = stored?.manifest {
+            self.manifest = try existing.resuming(as: manifest, path: environment.path)
         } else {
             var fresh = manifest
             fresh.counts = Manifest.Counts()
@@ -104,6 +82,12 @@ public final class CacheWriter {
             }
             return ids
         }
+    }
+
+    /// Every failure recorded so far, in key order (read in this writer's environment).
+    public func failures() throws -> [CacheFailure] {
+        guard let table = tables[CacheLayout.failuresTable] else { return [] }
+        return try environment.read { try $0.failures(in: table) }
     }
 
     /// Batches committed so far (including those of earlier runs on this cache).

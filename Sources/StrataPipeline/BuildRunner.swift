@@ -109,11 +109,14 @@ public final class BuildRunner {
                                 preprocessing: imageSide.map { _ in Manifest.Preprocessing(config.preprocess) },
                                 tokenizer: try tokenizer.map { try BuildRunner.tokenizerEntry($0, at: vocabulary, maxLength: config.tokenizer.maxLength) },
                                 columns: (imageSide?.levels ?? []).map(\.column) + (textSide?.levels ?? []).map(\.column))
-        let stored = try storedPipeline(orRefuse: manifest.pipeline)
-        manifest.pipeline = stored.text
         manifest.part = partRecord
-
-        let writer = try CacheWriter(path: cacheURL.path, manifest: manifest)
+        // The cache is opened once: what it holds decides how the build resumes (BuildResume).
+        var retryWith: String?
+        let writer = try CacheWriter(path: cacheURL.path) { stored in
+            let decision = try BuildResume.decide(stored: stored, building: manifest, config: config, cache: cacheURL)
+            retryWith = decision.retryWith
+            return decision.manifest
+        }
         defer { writer.close() }
         let firstShard = writer.committedBatches
         let alreadyImages = plan.shards.prefix(firstShard).reduce(0) { $0 + $1.images.count }
@@ -131,17 +134,15 @@ public final class BuildRunner {
         let outcome = try stages.run(writer: writer, progress: progress)
         progress?.stop()
 
-        // The writer walked the file when it opened it, and wrote the rest itself.
-        let reader = try CacheReader(path: cacheURL.path, checkStructure: false)
-        let failures = try reader.failures()
+        let failures = try writer.failures()
         var summary = BuildSummary(cache: cacheURL.path, plan: plan, firstShard: firstShard, committedShards: outcome.committedShards,
                                    stoppedEarly: outcome.committedShards < plan.shards.count,
                                    seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9,
-                                   stages: stages.metrics, failures: failures, manifest: reader.manifest,
+                                   stages: stages.metrics, failures: failures, manifest: writer.manifest,
                                    seededEncoders: [imageSide?.weights, textSide?.weights].compactMap { $0 }.filter(\.seeded).map(\.manifestEntry.name),
                                    problems: plan.problems)
         summary.failureLimit = options.maxFailures
-        if let fixed = stored.retryWith, !summary.stoppedEarly {
+        if let fixed = retryWith, !summary.stoppedEarly {
             // The image folder was fixed: the images that failed are encoded again.
             let failed = Set(failures.filter { $0.modality == .image }.map(\.id))
             let images = plan.shards.flatMap(\.images).filter { failed.contains($0.id) }
@@ -152,8 +153,8 @@ public final class BuildRunner {
             let retry = StageGraph(plan: retryPlan, config: config, options: options, imageSide: imageSide, textSide: textSide,
                                    tokenizer: tokenizer, firstShard: 0, retryingWith: fixed)
             _ = try retry.run(writer: writer, progress: nil)
-            summary.failures = try reader.failures()
-            summary.manifest = try CacheReader(path: cacheURL.path, checkStructure: false).manifest
+            summary.failures = try writer.failures()
+            summary.manifest = writer.manifest
             let failedAgain = summary.failures.filter { $0.modality == .image && failed.contains($0.id) }.count
             summary.retried = (images.count, failedAgain)
         }
@@ -175,39 +176,6 @@ public final class BuildRunner {
 
     /// The name of the build's machine-readable result in the cache directory.
     public static let statsFileName = "stats.json"
-
-    /// The pipeline text to store: the one already in the cache when the pipeline differs from it only
-    /// in keys that cannot change what is written (or only spells out defaults); refuses a cache built from
-    /// a different pipeline.
-    ///
-    /// When the pipelines differ only in `dataset.images` and the cache recorded image failures, the
-    /// folder was fixed: the cache is resumed with its stored text, and `retryWith` is the text to
-    /// store once the failed images were retried.
-    private func storedPipeline(orRefuse current: String) throws -> (text: String, retryWith: String?) {
-        let data = cacheURL.appendingPathComponent("data.mdb")
-        guard FileManager.default.fileExists(atPath: data.path) else { return (current, nil) }
-        let existing: Manifest
-        let imageFailures: Int
-        do {
-            let reader = try CacheReader(path: cacheURL.path)
-            existing = reader.manifest
-            imageFailures = existing.counts.failures == 0 ? 0 : try reader.failures().filter { $0.modality == .image }.count
-        } catch CacheError.manifestMissing {
-            return (current, nil)
-        }
-        if existing.pipeline == current { return (current, nil) }
-        let stored = try? PipelineConfig.parse(existing.pipeline, file: "\(cacheURL.path) (stored pipeline)", baseDirectory: config.baseDirectory)
-        if var moved = stored, imageFailures > 0, moved.dataset.images != config.dataset.images {
-            moved.dataset.images = config.dataset.images
-            if moved.writesTheSameCache(as: config) { return (existing.pipeline, current) }
-        }
-        guard let stored, stored.writesTheSameCache(as: config) else {
-            let changes = PipelineChanges.between(stored: stored?.document ?? ["pipeline": existing.pipeline],
-                                                  current: config.document)
-            throw PipelineError.pipelineChanged(cache: cacheURL.path, changes: changes)
-        }
-        return (existing.pipeline, nil)
-    }
 
     /// A tokenizer from a checkpoint folder or a `vocab.txt` file.
     static func loadTokenizer(_ url: URL) throws -> BertTokenizer {
