@@ -116,14 +116,7 @@ public final class BERT: TextEncoder {
             return layers
         }.max() ?? 0
         let keyBias = scratch.keyBias.floats(max(1, rows))
-        var keyLengths = [Int](repeating: 0, count: batch)
-        for b in 0..<batch {
-            for l in 0..<length {
-                let keep = mask[b * length + l] != 0
-                keyBias[b * length + l] = keep ? 0 : -.infinity
-                if keep { keyLengths[b] = l + 1 }
-            }
-        }
+        let keyLengths = Kernels.keyBias(batch: batch, keyLength: length, into: keyBias) { mask[$0] != 0 }.lengths
         for layer in 0..<deepest {
             stack[layer].forward(x, batch: batch, length: length, keyBias: keyBias, keyLengths: keyLengths, scratch: scratch)
             collect(.hidden(layer + 1))

@@ -41,7 +41,7 @@ public final class SafetensorsFile: @unchecked Sendable {
     /// The tensor converted to `f32` (from any float, integer or bool dtype; not from F8 or U16-U64).
     public func floatTensor(_ name: String) throws -> Tensor {
         let entry = try self.entry(name)
-        guard let dtype = TorchDType(safetensors: entry.dtype) else {
+        guard let dtype = StoredDType(rawValue: entry.dtype), dtype.convertsToFloat else {
             throw ModelError.unsupportedDType(file: path, tensor: name, dtype: entry.dtype)
         }
         var result = Tensor(zeros: entry.shape, dtype: .f32)
@@ -49,10 +49,9 @@ public final class SafetensorsFile: @unchecked Sendable {
         let source = reader.bytes(of: entry)
         result.withUnsafeMutableFloats { out in
             guard let out = out.baseAddress, let source = source.baseAddress else { return }
-            if dtype == .float32 {
+            if dtype == .f32 {
                 UnsafeMutableRawPointer(out).copyMemory(from: source, byteCount: count * 4)
-            } else {
-                let load = dtype.floatLoader(source)
+            } else if let load = dtype.floatLoader(source) {
                 for i in 0..<count { out[i] = load(i) }
             }
         }

@@ -125,23 +125,39 @@ extension Kernels {
     public static func keyBias(_ mask: KeyMask?, batch: Int, keyLength: Int) -> (bias: [Float]?, lengths: [Int]) {
         guard let mask else { return (nil, [Int](repeating: keyLength, count: batch)) }
         var bias = [Float](repeating: 0, count: batch * keyLength)
-        var lengths = [Int](repeating: 0, count: batch)
-        var masked = false
+        var result: (lengths: [Int], masked: Bool) = ([], false)
         mask.tensor.withUnsafeBytes { raw in
             guard let base = raw.baseAddress else { return }
             let integers = mask.tensor.dtype == .i32
-            for index in 0..<(batch * keyLength) {
-                let nonzero = integers ? base.load(fromByteOffset: index * 4, as: Int32.self) != 0
-                                       : base.load(fromByteOffset: index * 4, as: Float.self) != 0
-                if nonzero == mask.nonzeroMeansAttend {
-                    lengths[index / keyLength] = index % keyLength + 1
-                } else {
-                    bias[index] = -.infinity
-                    masked = true
+            bias.withUnsafeMutableBufferPointer { out in
+                guard let out = out.baseAddress else { return }
+                result = keyBias(batch: batch, keyLength: keyLength, into: out) { index in
+                    let nonzero = integers ? base.load(fromByteOffset: index * 4, as: Int32.self) != 0
+                                           : base.load(fromByteOffset: index * 4, as: Float.self) != 0
+                    return nonzero == mask.nonzeroMeansAttend
                 }
             }
         }
-        return (masked ? bias : nil, lengths)
+        return (result.masked ? bias : nil, result.lengths)
+    }
+
+    /// Writes the additive bias of key `index` (of `batch * keyLength`, entry-major) into `bias`: 0 where
+    /// `attends(index)`, -inf elsewhere. Returns, per entry, one past the last key attended to, and
+    /// whether any key was masked.
+    public static func keyBias(batch: Int, keyLength: Int, into bias: UnsafeMutablePointer<Float>,
+                               attends: (Int) -> Bool) -> (lengths: [Int], masked: Bool) {
+        var lengths = [Int](repeating: 0, count: batch)
+        var masked = false
+        for index in 0..<(batch * keyLength) {
+            if attends(index) {
+                bias[index] = 0
+                lengths[index / keyLength] = index % keyLength + 1
+            } else {
+                bias[index] = -.infinity
+                masked = true
+            }
+        }
+        return (lengths, masked)
     }
 
     /// `attention` over strided rows with a `KeyMask`, turned into per-key biases and lengths.

@@ -8,26 +8,24 @@ public enum DType: String, Sendable, Codable, CaseIterable, CustomStringConverti
     case bf16
     case i32
 
-    /// Bytes per element.
-    public var byteSize: Int {
+    /// The same type in the table of stored element types.
+    public var stored: StoredDType {
         switch self {
-        case .f32, .i32: return 4
-        case .f16, .bf16: return 2
+        case .f32: return .f32
+        case .f16: return .f16
+        case .bf16: return .bf16
+        case .i32: return .i32
         }
     }
+
+    /// Bytes per element.
+    public var byteSize: Int { stored.size }
 
     /// Whether the type holds floating-point values.
     public var isFloatingPoint: Bool { self != .i32 }
 
     /// The safetensors spelling of the type: `F32`, `F16`, `BF16`, `I32`.
-    public var safetensorsName: String {
-        switch self {
-        case .f32: return "F32"
-        case .f16: return "F16"
-        case .bf16: return "BF16"
-        case .i32: return "I32"
-        }
-    }
+    public var safetensorsName: String { stored.name }
 
     /// The type a safetensors dtype string names, if `Tensor` holds it.
     public init?(safetensorsName name: String) {

@@ -32,11 +32,6 @@ public final class SafetensorsReader: @unchecked Sendable {
     /// Keeps the mapping or the copied bytes that `data` points into.
     private let owner: AnyObject
 
-    /// Element sizes of the dtypes the format defines.
-    public static let elementSizes: [String: Int] = [
-        "F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U64": 8, "U32": 4,
-        "U16": 2, "U8": 1, "BOOL": 1, "F8_E4M3": 1, "F8_E5M2": 1,
-    ]
     /// Headers above this size are refused (the reference reader's limit).
     public static let maximumHeaderLength = 100_000_000
 
@@ -176,7 +171,7 @@ public final class SafetensorsReader: @unchecked Sendable {
         guard begin >= 0, begin <= end else {
             throw .badTensorEntry(tensor: name, reason: "data_offsets [\(begin), \(end)] are not an ascending range")
         }
-        guard let size = elementSizes[dtype] else { throw .unknownDType(tensor: name, dtype: dtype) }
+        guard let size = StoredDType(rawValue: dtype)?.size else { throw .unknownDType(tensor: name, dtype: dtype) }
         var expected = size
         for dimension in shape {
             let (product, overflow) = expected.multipliedReportingOverflow(by: dimension)
