@@ -32,8 +32,10 @@ public enum FailureLimit: Sendable, Equatable, CustomStringConvertible {
 
     /// Why the build failed, or nil when the failures are within the limit.
     /// - Parameters:
-    ///   - failures: failed inputs (images and captions); `imageFailures` of them images.
-    ///   - images: images in the cache; `inputs`: images and captions.
+    ///   - failures: failed inputs (images and captions).
+    ///   - imageFailures: how many of the failed inputs are images.
+    ///   - images: images in the cache.
+    ///   - inputs: all inputs, images and captions.
     public func exceeded(failures: Int, imageFailures: Int, images: Int, inputs: Int) -> String? {
         switch self {
         case .everyImage:

@@ -7,7 +7,12 @@ extension Kernels {
     ///
     /// - Parameters:
     ///   - weight: `[Cout, ...]` (any trailing shape, e.g. `[Cout, Cin, kh, kw]` or a linear `[Cout, in]`).
-    ///   - gamma, beta, mean, variance: the batch norm's `weight`, `bias`, `running_mean`, `running_var`, each `[Cout]`.
+    ///   - bias: the convolution's bias `[Cout]`, or nil.
+    ///   - gamma: the batch norm's `weight`, `[Cout]`.
+    ///   - beta: the batch norm's `bias`, `[Cout]`.
+    ///   - mean: the batch norm's `running_mean`, `[Cout]`.
+    ///   - variance: the batch norm's `running_var`, `[Cout]`.
+    ///   - eps: the batch norm's `eps`.
     public static func foldBatchNorm(weight: Tensor, bias: Tensor?, gamma: Tensor, beta: Tensor, mean: Tensor,
                                      variance: Tensor, eps: Float = 1e-5) throws -> (weight: Tensor, bias: Tensor) {
         let op = "foldBatchNorm"
