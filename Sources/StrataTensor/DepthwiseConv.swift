@@ -1,3 +1,6 @@
+import CStrataKernels
+import Dispatch
+
 extension Kernels {
     /// Depthwise 2-D convolution of NCHW `input` (`[N, C, H, W]`) by `weight` (`[C, 1, kh, kw]`, one filter
     /// per channel) plus `bias` (`[C]`), then `activation`: PyTorch's `conv2d(…, groups=C)` on the input
@@ -18,6 +21,13 @@ extension Kernels {
     public static func depthwiseConv2d(_ input: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Size2D = 1,
                                        padding: Padding2D = Padding2D(0), activation: Activation = .none,
                                        into out: inout Tensor) throws {
+        try depthwiseConv2d(input, weight: weight, bias: bias, stride: stride, padding: padding, activation: activation,
+                            vector: vectorDepthwise, into: &out)
+    }
+
+    /// Depthwise convolution into `out`, on the AVX kernel when `vector` (and the column stride is 1 or 2).
+    static func depthwiseConv2d(_ input: Tensor, weight: Tensor, bias: Tensor?, stride: Size2D, padding: Padding2D,
+                                activation: Activation, vector: Bool, into out: inout Tensor) throws {
         let op = "depthwiseConv2d"
         try requireF32(input, rank: 4, op)
         try requireF32(weight, rank: 4, op)
@@ -39,11 +49,28 @@ extension Kernels {
                     out.withUnsafeMutableFloats { po in
                         guard let x = px.baseAddress, let w = pw.baseAddress, let y = po.baseAddress else { return }
                         let taps = kernel.height * kernel.width
-                        for p in 0..<(input.shape[0] * channels) {
-                            let c = p % channels
-                            depthwisePlane(x + p * geometry.height * geometry.width, weight: w + c * taps,
-                                           bias: pb?[c] ?? 0, geometry, activation: activation,
-                                           out: y + p * geometry.outHeight * geometry.outWidth)
+                        let (inPlane, outPlane) = (geometry.height * geometry.width, geometry.outHeight * geometry.outWidth)
+                        let vector = vector && (stride.width == 1 || stride.width == 2)
+                        let planes = input.shape[0] * channels
+                        // Planes are independent: they are spread over the gemm threads (one in a build's
+                        // single-threaded encoder workers), each with its own scratch.
+                        let workers = max(1, min(Kernels.gemmThreads, planes))
+                        let scratchCount = vector ? geometry.vectorScratchCount : 0
+                        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(1, workers * scratchCount))
+                        defer { scratch.deallocate() }
+                        let bias = pb
+                        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                            for p in Swift.stride(from: worker, to: planes, by: workers) {
+                                let c = p % channels
+                                if vector {
+                                    geometry.vectorPlane(x + p * inPlane, weight: w + c * taps, bias: bias?[c] ?? 0,
+                                                         out: y + p * outPlane, scratch: scratch + worker * scratchCount)
+                                    applyRaw(activation, y + p * outPlane, count: outPlane)
+                                } else {
+                                    depthwisePlane(x + p * inPlane, weight: w + c * taps, bias: bias?[c] ?? 0, geometry,
+                                                   activation: activation, out: y + p * outPlane)
+                                }
+                            }
                         }
                     }
                 }
@@ -51,11 +78,28 @@ extension Kernels {
         }
     }
 
+    /// Whether depthwise convolutions with a column stride of 1 or 2 run on the AVX kernel
+    /// (`strata_depthwise_plane_avx`, eight output columns per register): when the CPU has AVX. The
+    /// portable kernel below gives the same values.
+    static let vectorDepthwise = strata_avx_available() != 0
+
     /// The sizes of one depthwise convolution call.
     struct DepthwiseGeometry {
         let height, width, outHeight, outWidth: Int
         let kernel, stride: Size2D
         let padding: Padding2D
+
+        /// Floats of scratch `vectorPlane` needs.
+        var vectorScratchCount: Int {
+            strata_depthwise_scratch_count(kernel.height, kernel.width, stride.height, stride.width, outHeight, outWidth)
+        }
+
+        /// One channel plane on the AVX kernel, before the activation.
+        func vectorPlane(_ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: Float,
+                         out: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+            strata_depthwise_plane_avx(x, height, width, weight, kernel.height, kernel.width, stride.height, stride.width,
+                                       padding.top, padding.left, bias, out, outHeight, outWidth, scratch)
+        }
     }
 
     /// One channel plane: `out[oy, ox] = activation(bias + Σ w[i, j] · in[oy·sh - top + i, ox·sw - left + j])`.

@@ -1,5 +1,5 @@
 import Testing
-import StrataTensor
+@testable import StrataTensor
 import StrataTestSupport
 
 @Suite struct DepthwiseConvTests {
@@ -80,6 +80,39 @@ import StrataTestSupport
             }
         }
         #expect(checked > 150)
+    }
+
+    @Test func theVectorKernelGivesThePortableKernelsValues() throws {
+        guard Kernels.vectorDepthwise else {
+            Issue.record("this CPU has no AVX: only the portable depthwise kernel runs here")
+            return
+        }
+        var generator = SeededValues(seed: 23)
+        func values(_ count: Int) -> [Float] { generator.floats(count, scale: 3) }
+        var vector = Tensor(zeros: [0]), portable = Tensor(zeros: [0])
+        var checked = 0
+        for (height, width) in [(1, 1), (7, 7), (9, 20), (14, 14), (31, 33), (112, 112)] {
+            for side in [1, 3, 5] {
+                for stride in [1, 2] {
+                    let kernel = Size2D(side, side)
+                    for padding in [Padding2D(0), Padding2D.same(input: Size2D(height, width), kernel: kernel, stride: Size2D(stride, stride)),
+                                    Padding2D(top: 2, left: 0, bottom: 1, right: 3)] {
+                        guard height + padding.top + padding.bottom >= side, width + padding.left + padding.right >= side else { continue }
+                        let x = try Tensor(shape: [1, 4, height, width], floats: values(4 * height * width))
+                        let w = try Tensor(shape: [4, 1, side, side], floats: values(4 * side * side))
+                        let bias = try Tensor(shape: [4], floats: values(4))
+                        try Kernels.depthwiseConv2d(x, weight: w, bias: bias, stride: Size2D(stride, stride), padding: padding,
+                                                    activation: .relu6, vector: true, into: &vector)
+                        try Kernels.depthwiseConv2d(x, weight: w, bias: bias, stride: Size2D(stride, stride), padding: padding,
+                                                    activation: .relu6, vector: false, into: &portable)
+                        #expect(vector.shape == portable.shape && vector.floats == portable.floats,
+                                "\(height)x\(width) kernel \(side) stride \(stride) padding \(padding)")
+                        checked += 1
+                    }
+                }
+            }
+        }
+        #expect(checked > 80)
     }
 
     @Test func samePaddingPutsTheOddRowAfter() {

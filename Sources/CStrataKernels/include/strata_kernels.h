@@ -53,4 +53,18 @@ void strata_f16_to_f32_f16c(const unsigned short *source, float *destination, lo
 /// says so.
 void strata_f16_to_f32_transposed_f16c(const unsigned short *source, long channels, long positions, float *destination);
 
+/// Whether the CPU has AVX (for the depthwise convolution kernel).
+int strata_avx_available(void);
+
+/// Floats of scratch `strata_depthwise_plane_avx` needs for one plane of this geometry.
+long strata_depthwise_scratch_count(long kernel_height, long kernel_width, long stride_height, long stride_width,
+                                    long out_height, long out_width);
+
+/// One channel plane of a depthwise convolution (`height x width` in, `out_height x out_width` out), column
+/// stride 1 or 2, padded by `top` and `left` (the far sides follow from the sizes), plus `bias`, no
+/// activation: the same values as the portable kernel. Call only when `strata_avx_available()` says so.
+void strata_depthwise_plane_avx(const float *x, long height, long width, const float *w, long kernel_height,
+                                long kernel_width, long stride_height, long stride_width, long top, long left,
+                                float bias, float *out, long out_height, long out_width, float *scratch);
+
 #endif
