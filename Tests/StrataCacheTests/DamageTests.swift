@@ -43,10 +43,7 @@ import StrataTestSupport
             #expect(result.status == 1 && !result.signalled, "\(command[0]) ended with \(result.status)")
             #expect((result.output + result.errors).contains("truncated by 8192 bytes"), "\(command[0]): \(result.output) \(result.errors)")
         }
-        let python = try Programs.python()
-        let package = SharedData.repositoryRoot.appendingPathComponent("python").path
-        let script = "import sys; sys.path.insert(0, sys.argv[1]); import strata_cache; strata_cache.Cache(sys.argv[2])"
-        let result = try Programs.runCapturingErrors(python, ["-c", script, package, copy.path])
+        let result = try DamageTests.pythonOpens(copy.path)
         #expect(result.status == 1 && !result.signalled, "python reader ended with \(result.status)")
         #expect(result.errors.contains("truncated by 8192 bytes"), "\(result.errors)")
     }
@@ -101,6 +98,10 @@ import StrataTestSupport
             } throws: { error in
                 "\(error)".contains("it cannot be resumed")
             }
+            // So does the Python reader, exiting normally (LMDB would loop on the page or crash).
+            let python = try DamageTests.pythonOpens(copy.path)
+            #expect(python.status == 1 && !python.signalled, "python reader ended with \(python.status): \(python.errors)")
+            #expect(python.errors.contains("page \(page), a page already used elsewhere (page \(page)): damaged cache"), "\(python.errors)")
             break
         }
         #expect(damagedLive, "no branch page in use was found")
@@ -122,8 +123,138 @@ import StrataTestSupport
             try data.write(to: file)
             let problems = try CacheVerifier.verifyStructure(path: copy.path)
             if !problems.isEmpty { reported += 1 }
+            // The Python reader walks the trees with the same checks: it refuses what the Swift walk
+            // refuses, with the same first reason, and never dies of a signal or hangs.
+            let first = try LMDBPageWalk.check(directory: copy.path, limit: 1).first
+            let python = try DamageTests.pythonOpens(copy.path)
+            #expect(!python.signalled && (python.status == 0 || python.status == 1), "python reader ended with \(python.status): \(python.errors)")
+            if let first {
+                #expect(python.status == 1 && python.errors.contains("\(first)"), "expected '\(first)': \(python.errors)")
+            } else {
+                #expect(!python.errors.contains("damaged cache"), "\(python.errors)")
+            }
         }
         #expect(reported >= 5, "only \(reported) of 40 damaged copies were reported")
+    }
+}
+
+/// A kind of damage to one B-tree page of a cache's `data.mdb` (4096-byte pages) that would crash or
+/// hang LMDB, and what the walks say about it.
+enum TreeDamage: String, CaseIterable, CustomTestStringConvertible {
+    case selfPointingBranch, childOutsideTheFile, leafFlaggedAsBranch, crossedFreeSpaceBounds, nodeOutsideItsPage,
+         keysOutOfOrder, longerOverflowRun
+
+    var testDescription: String { rawValue }
+
+    /// Words of the walks' reason.
+    var reason: String {
+        switch self {
+        case .selfPointingBranch: "a page already used elsewhere"
+        case .childOutsideTheFile: "page at page 4294967040, outside pages 2..."
+        case .leafFlaggedAsBranch: "has flags 0x0001, expected a leaf page"
+        case .crossedFreeSpaceBounds: "has free-space bounds"
+        case .nodeOutsideItsPage: "at byte 4095, outside"
+        case .keysOutOfOrder: "key 1 does not sort after the key before it"
+        case .longerOverflowRun: "overflow page"
+        }
+    }
+
+    /// Damages page `page` of `data` when the page is of the kind this damage fits; false when not.
+    func apply(to data: inout Data, page: Int) -> Bool {
+        let base = page * 4096
+        guard data.loadLE(UInt64.self, at: base) == UInt64(page) else { return false }
+        let flags = data.loadLE(UInt16.self, at: base + 10), lower = Int(data.loadLE(UInt16.self, at: base + 12))
+        let upper = Int(data.loadLE(UInt16.self, at: base + 14))
+        let node1 = base + Int(data.loadLE(UInt16.self, at: base + 18))
+        switch self {
+        case .selfPointingBranch, .childOutsideTheFile:
+            // Node 1's child page number (32 low bits, then the node's flags field as the top 16).
+            guard flags == 0x01, lower >= 20 else { return false }
+            data.storeLE(self == .selfPointingBranch ? UInt32(page) : 0xFFFF_FF00, at: node1)
+            data.storeLE(UInt16(0), at: node1 + 4)
+        case .leafFlaggedAsBranch:
+            guard flags == 0x02 else { return false }
+            data.storeLE(UInt16(0x01), at: base + 10)
+        case .crossedFreeSpaceBounds:
+            guard flags == 0x02 else { return false }
+            data.storeLE(UInt16(upper + 2), at: base + 12)
+        case .nodeOutsideItsPage:
+            guard flags == 0x02 else { return false }
+            data.storeLE(UInt16(4095), at: base + 16)
+        case .keysOutOfOrder:
+            // Node 1's 8-byte key (a sample id) becomes 0, below node 0's.
+            guard flags == 0x02, lower >= 20, data.loadLE(UInt16.self, at: node1 + 6) == 8 else { return false }
+            data.storeLE(UInt64(0), at: node1 + 8)
+        case .longerOverflowRun:
+            guard flags == 0x04 else { return false }
+            data.storeLE(data.loadLE(UInt32.self, at: base + 12) + 1, at: base + 12)
+        }
+        return true
+    }
+}
+
+extension Data {
+    fileprivate func loadLE<T: FixedWidthInteger>(_ type: T.Type, at offset: Int) -> T {
+        subdata(in: offset..<offset + MemoryLayout<T>.size).withUnsafeBytes { $0.loadLE(T.self, at: 0) }
+    }
+
+    fileprivate mutating func storeLE<T: FixedWidthInteger>(_ value: T, at offset: Int) {
+        Swift.withUnsafeBytes(of: value.littleEndian) { replaceSubrange(offset..<offset + MemoryLayout<T>.size, with: $0) }
+    }
+}
+
+extension DamageTests {
+    /// Runs `strata_cache.Cache(path)` in the system python3, which SIGALRM ends after 60 seconds, so
+    /// that a hang shows as a signal like a crash.
+    static func pythonOpens(_ path: String, checkStructure: Bool = true) throws -> (status: Int32, signalled: Bool, output: String, errors: String) {
+        let package = SharedData.repositoryRoot.appendingPathComponent("python").path
+        let script = """
+            import signal, sys; signal.alarm(60); sys.path.insert(0, sys.argv[1]); import strata_cache
+            cache = strata_cache.Cache(sys.argv[2], check_structure=sys.argv[3] == "1")
+            print(len(cache.ids("image/synthetic/f32")))
+            """
+        return try Programs.runCapturingErrors(try Programs.python(), ["-c", script, package, path, checkStructure ? "1" : "0"])
+    }
+
+    /// Each kind of tree damage, made to the pages it fits in turn until one of the trees' pages is hit:
+    /// the Swift walk and the Python reader's walk refuse it with the same reason, naming the page, and
+    /// Python exits normally; the undamaged cache opens in Python with every id Swift reads.
+    @Test(arguments: TreeDamage.allCases)
+    func theSwiftAndPythonWalksRefuseTreeDamage(_ damage: TreeDamage) throws {
+        let (good, copy) = try DamageTests.goodCacheAndCopy()
+        if damage == .longerOverflowRun {
+            // A value larger than half a page goes to overflow pages (4 of them).
+            let environment = try LMDBEnvironment.open(path: good.path)
+            let meta = try #require(try environment.database(CacheLayout.metaTable))
+            let large = [UInt8](repeating: 7, count: 3 * 4096)
+            try environment.write { transaction in
+                try large.withUnsafeBytes { try transaction.put(meta, key: "large", value: $0) }
+            }
+            try FileManager.default.removeItem(at: copy.url.appendingPathComponent("data.mdb"))
+            try FileManager.default.copyItem(at: good.url.appendingPathComponent("data.mdb"), to: copy.url.appendingPathComponent("data.mdb"))
+        }
+        #expect(try LMDBPageWalk.check(directory: good.path).isEmpty)
+        let ids = try CacheReader(path: good.path).ids(column: "image/synthetic/f32").count
+        let opened = try DamageTests.pythonOpens(good.path)
+        #expect(opened.status == 0 && opened.output == "\(ids)\n", "\(opened.output) \(opened.errors)")
+
+        let file = copy.url.appendingPathComponent("data.mdb")
+        let original = try Data(contentsOf: file)
+        var hit = false
+        for page in 2..<original.count / 4096 {
+            var data = original
+            guard damage.apply(to: &data, page: page) else { continue }
+            try data.write(to: file)
+            guard let first = try LMDBPageWalk.check(directory: copy.path, limit: 1).first else { continue }
+            hit = true
+            #expect(first.message.contains(damage.reason), "\(first)")
+            let python = try DamageTests.pythonOpens(copy.path)
+            #expect(python.status == 1 && !python.signalled, "python reader ended with \(python.status): \(python.errors)")
+            #expect(python.errors.contains("\(file.path): \(first) (page "), "expected '\(first)': \(python.errors)")
+            #expect(python.errors.contains("damaged cache"), "\(python.errors)")
+            break
+        }
+        #expect(hit, "no page in use fits \(damage)")
     }
 }
 

@@ -20,6 +20,8 @@ import zlib
 import lmdb
 import numpy as np
 
+from . import pagewalk
+
 FORMAT_VERSION = 1
 CHECKSUM_SUFFIX = "#crc"
 SPLITS = {0: "unassigned", 1: "train", 2: "val", 3: "test", 4: "restval"}
@@ -80,32 +82,10 @@ class Column:
 
 def check_data_file(path):
     """Refuses a damaged `data.mdb` before LMDB maps it (LMDB would die of SIGBUS reading past the end
-    of a truncated file). LMDB 0.9 layout: meta pages 0 and 1 (magic 0xBEEFC0DE, version 1, page size
-    at byte 40 of page 0, last page at byte 136, transaction id at byte 144); the newer one counts."""
-    name = path.rstrip("/") + "/data.mdb"
-    with open(name, "rb") as f:
-        first = f.read(152)
-        if len(first) < 152:
-            raise ValueError(f"{name}: {len(first)} bytes, too few for LMDB's meta pages: damaged cache")
-        page_size = struct.unpack_from("<I", first, 40)[0]
-        if page_size < 512 or page_size > 65536 or page_size & (page_size - 1):
-            raise ValueError(f"{name}: meta page 0 records a page size of {page_size}: damaged cache")
-        f.seek(page_size)
-        metas = [first, f.read(152)]
-        f.seek(0, 2)
-        size = f.tell()
-    newest = None
-    for number, page in enumerate(metas):
-        if len(page) < 152 or struct.unpack_from("<I", page, 16)[0] != 0xBEEFC0DE or struct.unpack_from("<I", page, 20)[0] != 1:
-            raise ValueError(f"{name}: page {number} is not an LMDB meta page: damaged cache")
-        last_page, txnid = struct.unpack_from("<QQ", page, 136)
-        if newest is None or txnid > newest[1]:
-            newest = (last_page, txnid)
-    needed = (newest[0] + 1) * page_size
-    if needed > size:
-        raise ValueError(f"{name}: {size} bytes, but its meta page (transaction {newest[1]}) uses pages up to "
-                         f"{newest[0]}, which need {needed} bytes: the file is truncated by {needed - size} bytes; "
-                         "restore the cache from a good copy or build it again")
+    of a truncated file): both meta pages must be LMDB 0.9 meta pages, and the newer one's pages and
+    roots must lie inside the file (`pagewalk.DataFile`)."""
+    with pagewalk.DataFile(pagewalk.data_file_name(path)) as data:
+        data.check_bounds(data.current)
 
 
 class _Opened:
@@ -162,8 +142,17 @@ class Cache:
     """A read-only view of a cache directory. Safe to pickle: a copy in another process opens the
     environment again there."""
 
-    def __init__(self, path):
+    def __init__(self, path, check_structure=True):
+        """Opens the cache at `path`. With `check_structure` (the default), every B-tree page of its
+        `data.mdb` is walked first without LMDB (`pagewalk`), so that a damaged tree is refused with a
+        `ValueError` naming the file, the page and the reason instead of crashing or hanging this
+        process when LMDB reads it; opening reads no tree page, and the read transaction held during
+        the walk keeps a writer from reusing the pages being walked."""
         self.path = path
+        if check_structure:
+            with self.env.begin() as txn:
+                transaction = txn.id() if hasattr(txn, "id") else None
+                pagewalk.check_structure(os.path.realpath(path), transaction)
         meta = self._db("meta")
         with self.env.begin() as txn:
             raw = txn.get(b"manifest", db=meta)

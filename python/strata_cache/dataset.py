@@ -21,10 +21,11 @@ class PairDataset:
     their stored per-sample shape (`[C, H, W]`, `[C]`); text columns likewise, except that
     variable-length ones (`[n, W]`) are cut or zero-padded to `max_text_length` tokens, with a float32
     mask `[max_text_length]` under `<name>:mask` (1 at real tokens). Images or captions missing a value
-    in a chosen column are left out, as Strata's own loader does.
+    in a chosen column are left out, as Strata's own loader does. The cache's pages are walked once,
+    when the dataset is made (`Cache`'s `check_structure`), not again in each worker.
     """
 
-    def __init__(self, path, split="train", image_columns=(), text_columns=(), max_text_length=64):
+    def __init__(self, path, split="train", image_columns=(), text_columns=(), max_text_length=64, check_structure=True):
         if split not in SPLIT_CODES:
             raise ValueError(f"unknown split '{split}' ({', '.join(SPLIT_CODES)})")
         self.path = path
@@ -32,7 +33,7 @@ class PairDataset:
         self.image_columns = list(dict.fromkeys(image_columns))
         self.text_columns = list(dict.fromkeys(text_columns))
         self.max_text_length = int(max_text_length)
-        self.cache = Cache(path)
+        self.cache = Cache(path, check_structure=check_structure)
         for name, modality in [(n, "image") for n in self.image_columns] + [(n, "text") for n in self.text_columns]:
             column = self.cache.columns.get(name)
             if column is None:

@@ -72,6 +72,11 @@ def main(argv):
     signal.alarm(300)  # a hung worker fails the check (SIGALRM) instead of hanging the test run
     path, other = argv[1], argv[2]
     cache = strata_cache.Cache(path)
+    # Cache walks every B-tree page of data.mdb before LMDB reads it; Strata's caches are sound.
+    for sound in (path, other):
+        problem = strata_cache.pagewalk.first_problem(sound)
+        assert problem is None, problem
+    assert strata_cache.Cache(path, check_structure=False).manifest == cache.manifest
     # The split filter: SyntheticCache puts image id i in split i % 5 (1 = train), one caption each.
     dataset = strata_cache.PairDataset(path, split="train", image_columns=[IMAGE], text_columns=[TOKENS], max_text_length=3)
     train = [i for i in range(1, 16) if i % 5 == 1]
