@@ -376,7 +376,16 @@ class _Walk:
         good, problem = self.ordered(data, nodes, lows, highs, tally.previous)
         # Nodes that need more than the checks above: duplicates, overflow runs, and every entry of a
         # table whose values are read.
-        special = range(good) if entry else np.flatnonzero(nodes.flags[:good] & (NODE_BIG_DATA | NODE_DUPLICATE_DATA)).tolist()
+        if entry:
+            special = range(good)
+        else:
+            special = np.flatnonzero(nodes.flags[:good] & (NODE_BIG_DATA | NODE_DUPLICATE_DATA))
+            big = special[(nodes.flags[special] & NODE_DUPLICATE_DATA) == 0]
+            runs = self.overflow_runs(data, nodes.ends[big], nodes.sizes[big]) if len(big) else 0
+            if runs is not None:
+                tally.overflow += runs
+                special = special[(nodes.flags[special] & NODE_DUPLICATE_DATA) != 0]
+            special = special.tolist()
         for i in special:
             flags, size, start, end = (int(array[i]) for array in (nodes.flags, nodes.sizes, nodes.starts, nodes.ends))
             number, index = numbers[nodes.page[i]], nodes.index[i]
@@ -428,6 +437,37 @@ class _Walk:
                 return i, f"sorts {where} of the range its branch gives"
             previous = key
         return len(nodes.starts), None
+
+    def overflow_runs(self, data, ends, sizes):
+        """Checks and claims together the overflow runs of the values whose page numbers are at `ends`
+        in `data`; their page count, or None (nothing claimed) when one is wrong, to be found again
+        value by value by `overflow`."""
+        page_size, last = self.page_size, self.meta.last_page
+        raw = np.frombuffer(data, np.uint8)
+        firsts = raw[ends[:, None] + _SPAN].view("<u8").ravel()
+        pages = (PAGE_HEADER - 1 + sizes) // page_size + 1
+        if not ((firsts >= 2) & (firsts <= last)).all():
+            return None
+        firsts = firsts.astype(np.int64)
+        if not (pages - 1 <= last - firsts).all():
+            return None
+        read = self.data.read
+        heads = np.frombuffer(b"".join([read(_OVERFLOW.size, first * page_size) for first in firsts.tolist()]), np.uint8)
+        if len(heads) != _OVERFLOW.size * len(firsts):
+            return None
+        heads = heads.reshape(len(firsts), _OVERFLOW.size)
+        numbers, flags = heads[:, :8].copy().view("<u8").ravel(), heads[:, 10:12].copy().view("<u2").ravel()
+        counts = heads[:, 12:16].copy().view("<u4").ravel()
+        if not ((numbers == firsts.astype(np.uint64)) & ((flags & P_OVERFLOW) != 0) & (counts == pages)).all():
+            return None
+        claimed = np.repeat(firsts, pages) + np.arange(int(pages.sum())) - np.repeat(np.cumsum(pages) - pages, pages)
+        visited = np.frombuffer(self.visited, np.uint8)
+        if visited[claimed].any() or len(np.unique(claimed)) != len(claimed):
+            return None
+        visited[claimed] = 1
+        if self.journal is not None:
+            self.journal.extend(claimed.tolist())
+        return int(pages.sum())
 
     def overflow(self, table, first, size):
         """Checks and claims the overflow run of a `size`-byte value starting at `first`; its page count."""
