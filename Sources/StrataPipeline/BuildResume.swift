@@ -20,9 +20,9 @@ struct BuildResume {
     static func decide(stored: StoredCache?, building: Manifest, config: PipelineConfig, cache: URL) throws -> BuildResume {
         guard let stored else { return BuildResume(manifest: building, retryWith: nil) }
         let existing = stored.manifest
+        if existing.pipeline == building.pipeline { return BuildResume(manifest: building, retryWith: nil) }
         var resumed = building
         resumed.pipeline = existing.pipeline
-        if existing.pipeline == building.pipeline { return BuildResume(manifest: building, retryWith: nil) }
         let storedConfig = try? PipelineConfig.parse(existing.pipeline, file: "\(cache.path) (stored pipeline)",
                                                      baseDirectory: config.baseDirectory)
         if var moved = storedConfig, moved.dataset.images != config.dataset.images, existing.counts.failures > 0,

@@ -58,16 +58,15 @@ extension Kernels {
                         let scratchCount = vector ? geometry.vectorScratchCount : 0
                         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(1, workers * scratchCount))
                         defer { scratch.deallocate() }
-                        let bias = pb
                         DispatchQueue.concurrentPerform(iterations: workers) { worker in
                             for p in Swift.stride(from: worker, to: planes, by: workers) {
                                 let c = p % channels
                                 if vector {
-                                    geometry.vectorPlane(x + p * inPlane, weight: w + c * taps, bias: bias?[c] ?? 0,
+                                    geometry.vectorPlane(x + p * inPlane, weight: w + c * taps, bias: pb?[c] ?? 0,
                                                          out: y + p * outPlane, scratch: scratch + worker * scratchCount)
                                     applyRaw(activation, y + p * outPlane, count: outPlane)
                                 } else {
-                                    depthwisePlane(x + p * inPlane, weight: w + c * taps, bias: bias?[c] ?? 0, geometry,
+                                    depthwisePlane(x + p * inPlane, weight: w + c * taps, bias: pb?[c] ?? 0, geometry,
                                                    activation: activation, out: y + p * outPlane)
                                 }
                             }

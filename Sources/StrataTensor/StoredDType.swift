@@ -21,10 +21,7 @@ public enum StoredDType: String, CaseIterable, Sendable {
 
     /// Whether `floatLoader` converts the type: the float, signed integer, `U8` and `BOOL` types.
     public var convertsToFloat: Bool {
-        switch self {
-        case .u64, .u32, .u16, .f8e4m3, .f8e5m2: return false
-        default: return true
-        }
+        withUnsafeBytes(of: UInt64(0)) { bytes in bytes.baseAddress.map { floatLoader($0) != nil } ?? false }
     }
 
     /// A reader of element `i` of the bytes at `base` as `Float`, for the float, signed integer, `U8`

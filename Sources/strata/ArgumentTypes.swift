@@ -61,9 +61,9 @@ struct SizeArgument: ExpressibleByArgument {
             self.side = side
             size = ImageSize(width: side, height: side)
         case 2:
-            guard let height = parts[0], let width = parts[1] else { return nil }
+            guard let size = ImageSize(heightWidth: parts.compactMap { $0 }) else { return nil }
             side = nil
-            size = ImageSize(width: width, height: height)
+            self.size = size
         default:
             return nil
         }
@@ -76,10 +76,10 @@ struct ChannelValues: ExpressibleByArgument {
     let values: [Float]
 
     init?(argument: String) {
-        let values = argument.split(separator: ",").map { Float($0.trimmingCharacters(in: .whitespaces)) }
-        guard values.count == 3 else { return nil }
-        self.values = values.compactMap { $0 }
-        guard self.values.count == 3 else { return nil }
+        let parts = argument.split(separator: ",")
+        let values = parts.compactMap { Float($0.trimmingCharacters(in: .whitespaces)) }
+        guard parts.count == 3, values.count == 3 else { return nil }
+        self.values = values
     }
 
     init(_ values: [Float]) { self.values = values }

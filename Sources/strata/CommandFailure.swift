@@ -14,10 +14,11 @@ enum CommandFailure {
         report(String(describing: error), command: command.configuration.commandName ?? "strata")
     }
 
-    /// Whether ArgumentParser reports `error` itself: a usage problem, a help request (its help
-    /// command's own error type) or an exit code.
-    static func isArgumentParserOwn(_ error: Error) -> Bool {
-        error is ValidationError || error is ExitCode || error is CleanExit
-            || String(reflecting: type(of: error)).hasPrefix("ArgumentParser.")
+    /// Whether `command` failed with one of Strata's own errors, which `report` writes; otherwise
+    /// ArgumentParser reports it: a usage problem, an exit code, or anything its own commands (help)
+    /// throw.
+    static func isStrataFailure(_ error: Error, of command: ParsableCommand) -> Bool {
+        let ours = Strata.configuration.subcommands.contains { $0 == type(of: command) }
+        return ours && !(error is ValidationError || error is ExitCode || error is CleanExit)
     }
 }

@@ -39,11 +39,11 @@ struct Strata: ParsableCommand {
         }
         do {
             try command.run()
-        } catch where CommandFailure.isArgumentParserOwn(error) {
-            exit(withError: error)
-        } catch {
+        } catch where CommandFailure.isStrataFailure(error, of: command) {
             CommandFailure.report(error, command: type(of: command))
             Foundation.exit(1)
+        } catch {
+            exit(withError: error)
         }
     }
 }
