@@ -1,9 +1,13 @@
 /// The element types a checkpoint or safetensors file may store, under their safetensors names: the
 /// one table of those names and sizes, which `DType`, the safetensors reader and the PyTorch readers use.
 public enum StoredDType: String, CaseIterable, Sendable {
+    /// IEEE floats of 64, 32 and 16 bits, and bfloat16.
     case f64 = "F64", f32 = "F32", f16 = "F16", bf16 = "BF16"
+    /// Signed integers of 64, 32, 16 and 8 bits.
     case i64 = "I64", i32 = "I32", i16 = "I16", i8 = "I8"
+    /// Unsigned integers of 64, 32, 16 and 8 bits, and one-byte booleans.
     case u64 = "U64", u32 = "U32", u16 = "U16", u8 = "U8", bool = "BOOL"
+    /// The two 8-bit float formats (4-bit exponent and 3-bit mantissa; 5 and 2).
     case f8e4m3 = "F8_E4M3", f8e5m2 = "F8_E5M2"
 
     /// The safetensors spelling (`F32`, `BF16`, `I64`, ...).
